@@ -1,0 +1,163 @@
+"""Schemas for every config group, registered in Hydra's ConfigStore.
+
+Types and choices are checked by OmegaConf when Hydra composes the config (an unknown key or enum
+value fails there, naming what is valid); ranges are checked in ``__post_init__``, which runs when
+``to_objects`` turns the composed config into these dataclasses, before any data is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A config value is out of range; the message names the key, the value and what is allowed."""
+
+
+def check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: must be {allowed}")
+
+
+# --- data --------------------------------------------------------------------------------------
+@dataclass
+class DataConfig:
+    path: Optional[str] = None  # None: the bundled, checksum-verified MNIST
+    val_size: int = 10_000
+    train_size: Optional[int] = None  # None: all training images left after the validation split
+    test_size: Optional[int] = None  # None: the whole test set
+
+    def __post_init__(self) -> None:
+        check(self.val_size >= 1, "data.val_size", self.val_size, ">= 1")
+        check(self.train_size is None or self.train_size >= 1, "data.train_size", self.train_size,
+              ">= 1 or null")
+        check(self.test_size is None or self.test_size >= 1, "data.test_size", self.test_size,
+              ">= 1 or null")
+
+
+# --- augmentation ------------------------------------------------------------------------------
+class FillMode(str, Enum):
+    constant = "constant"
+    nearest = "nearest"
+    reflect = "reflect"
+    wrap = "wrap"
+
+
+@dataclass
+class AugmentationConfig:
+    rotation_degrees: float = 0.0
+    width_shift: float = 0.0  # fraction of the width
+    height_shift: float = 0.0
+    zoom: float = 0.0  # scale drawn from [1 - zoom, 1 + zoom]
+    invert_probability: float = 0.0
+    fill_mode: FillMode = FillMode.nearest
+
+    def __post_init__(self) -> None:
+        check(0 <= self.rotation_degrees <= 180, "augmentation.rotation_degrees",
+              self.rotation_degrees, "in [0, 180]")
+        for key in ("width_shift", "height_shift"):
+            value = getattr(self, key)
+            check(0 <= value <= 1, f"augmentation.{key}", value, "in [0, 1]")
+        check(0 <= self.zoom < 1, "augmentation.zoom", self.zoom, "in [0, 1)")
+        check(0 <= self.invert_probability <= 1, "augmentation.invert_probability",
+              self.invert_probability, "a probability in [0, 1]")
+
+
+# --- model -------------------------------------------------------------------------------------
+def check_dropout(name: str, dropout: float) -> None:
+    check(0 <= dropout < 1, f"model.dropout ({name})", dropout, "in [0, 1)")
+
+
+@dataclass
+class MlpConfig:
+    name: str = "mlp"
+    hidden_units: List[int] = field(default_factory=lambda: [256, 128, 64])
+    batch_norm: bool = True
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(len(self.hidden_units) >= 1 and min(self.hidden_units) >= 1, "model.hidden_units",
+              self.hidden_units, "a non-empty list of sizes >= 1")
+        check_dropout(self.name, self.dropout)
+
+
+@dataclass
+class CnnConfig:
+    name: str = "cnn"
+    filters: List[int] = field(default_factory=lambda: [32, 64])  # one block of two convs each
+    dense_units: int = 128
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
+              self.filters, "1 to 3 sizes >= 1 (each block halves 28x28)")
+        check(self.dense_units >= 1, "model.dense_units", self.dense_units, ">= 1")
+        check_dropout(self.name, self.dropout)
+
+
+# --- trainer -----------------------------------------------------------------------------------
+class Optimizer(str, Enum):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = True
+    monitor: str = "val_loss"
+    patience: int = 3
+    restore_best_weights: bool = True
+
+    def __post_init__(self) -> None:
+        check(self.monitor in ("val_loss", "val_accuracy"), "trainer.early_stopping.monitor",
+              self.monitor, "one of val_loss, val_accuracy")
+        check(self.patience >= 0, "trainer.early_stopping.patience", self.patience, ">= 0")
+
+
+@dataclass
+class TrainerConfig:
+    optimizer: Optimizer = Optimizer.adam
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0  # used by adamw
+    batch_size: int = 32
+    epochs: int = 10
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+
+    def __post_init__(self) -> None:
+        check(self.learning_rate > 0, "trainer.learning_rate", self.learning_rate, "> 0")
+        check(self.weight_decay >= 0, "trainer.weight_decay", self.weight_decay, ">= 0")
+        check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
+        check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
+        check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
+
+
+# --- the whole training config -----------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    data: DataConfig = MISSING
+    augmentation: AugmentationConfig = MISSING
+    model: Any = MISSING  # one of the model schemas above, chosen by the model group
+    trainer: TrainerConfig = MISSING
+    seed: int = 42
+
+
+MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig}
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    for name, schema in MODEL_SCHEMAS.items():
+        cs.store(group="schema/model", name=name, node=schema)
+
+
+def to_objects(cfg: DictConfig) -> TrainConfig:
+    """Composed config -> dataclasses, running every range check (raises ConfigError)."""
+    return OmegaConf.to_object(cfg)

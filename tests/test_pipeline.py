@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from digits import augment, data, pipeline
+from digits.config import AugmentationConfig, DataConfig
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load(DataConfig(val_size=100, train_size=200, test_size=50), seed=0)
+
+
+def test_evaluation_batches_are_normalised_and_shaped(splits):
+    batches = list(pipeline.evaluation_dataset(splits.x_test, splits.y_test, 32))
+    assert [len(x) for x, _ in batches] == [32, 18]
+    x, y = batches[0]
+    assert x.shape == (32, 28, 28, 1) and x.dtype == "float32"
+    assert float(np.min(x)) == 0.0 and float(np.max(x)) == 1.0
+    np.testing.assert_allclose(np.asarray(x)[..., 0], splits.x_test[:32] / 255.0, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(y), splits.y_test[:32])
+
+
+def test_training_batches_without_augmentation_are_a_shuffle_of_the_data(splits):
+    dataset = pipeline.training_dataset(splits.x_train, splits.y_train, 64, seed=0)
+    x = np.concatenate([np.asarray(b) for b, _ in dataset])
+    y = np.concatenate([np.asarray(b) for _, b in dataset])
+    assert x.shape == (200, 28, 28, 1) and 0.0 <= x.min() and x.max() <= 1.0
+    assert sorted(y) == sorted(splits.y_train)
+    assert not np.array_equal(y, splits.y_train)  # shuffled
+
+
+def test_augmented_batches_stay_in_range_and_change_every_epoch(splits):
+    augmentation = augment.build(AugmentationConfig(15, 0.15, 0.15, 0.15, 0.5), seed=0)
+    dataset = pipeline.training_dataset(splits.x_train, splits.y_train, 200, 0, augmentation)
+    first, second = (np.asarray(next(iter(dataset))[0]) for _ in range(2))
+    assert first.shape == (200, 28, 28, 1)
+    assert first.min() >= 0.0 and first.max() <= 1.0 + 1e-6
+    assert not np.allclose(first, second)
+    inverted_share = (first.mean(axis=(1, 2, 3)) > 0.5).mean()
+    assert 0.3 < inverted_share < 0.7
