@@ -1,0 +1,45 @@
+"""Loading trained models: model files are data, never code.
+
+Every load goes through here, with ``safe_mode=True``: a file that would run code (a Lambda layer),
+a truncated or corrupted file, or a file that is not a model raises ModelLoadError with a message
+for the user, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+import digits.augment  # noqa: F401  (registers digits' layers before any model is deserialised)
+
+MODEL_FILE = "model.keras"
+
+
+class ModelLoadError(RuntimeError):
+    """The model path is missing, unreadable, unsafe, or not a Keras model."""
+
+
+def resolve(path: str | Path) -> Path:
+    """A run folder (its model.keras) or a .keras file -> the .keras file."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"no model at {path}: give a run folder holding {MODEL_FILE} "
+                             "or a .keras file")
+    return path
+
+
+def load(path: str | Path) -> keras.Model:
+    file = resolve(path)
+    try:
+        model = keras.saving.load_model(file, safe_mode=True)
+    except Exception as error:  # Keras raises many types for bad files; all mean "not usable"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "safe_mode" in str(error) or "Lambda" in str(error):
+            reason = "it contains code (e.g. a Lambda layer), which is never run: " + reason
+        raise ModelLoadError(f"cannot load the model {file}: {reason}") from None
+    if not isinstance(model, keras.Model):
+        raise ModelLoadError(f"{file} does not hold a Keras model")
+    return model
