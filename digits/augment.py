@@ -85,4 +85,14 @@ def build(cfg: AugmentationConfig, seed: int | None = None) -> keras.Sequential:
         layers.append(keras.layers.RandomInvert(
             factor=(cfg.invert_probability, cfg.invert_probability), value_range=(0.0, 1.0),
             seed=None if seed is None else seed + 1, name="random_invert"))
+    if cfg.elastic_probability:
+        layers.append(keras.layers.RandomElasticTransform(
+            factor=cfg.elastic_probability, scale=cfg.elastic_scale, fill_mode="constant",
+            value_range=(0.0, 1.0), seed=None if seed is None else seed + 2,
+            name="random_elastic"))
+    if cfg.erasing_probability:
+        layers.append(keras.layers.RandomErasing(
+            factor=cfg.erasing_probability, scale=(0.02, cfg.erasing_scale),
+            value_range=(0.0, 1.0), seed=None if seed is None else seed + 3,
+            name="random_erasing"))
     return keras.Sequential(layers, name="augmentation")

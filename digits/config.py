@@ -56,8 +56,18 @@ class AugmentationConfig:
     zoom: float = 0.0  # scale drawn from [1 - zoom, 1 + zoom]
     invert_probability: float = 0.0
     fill_mode: FillMode = FillMode.nearest
+    elastic_probability: float = 0.0  # keras.layers.RandomElasticTransform(factor)
+    elastic_scale: float = 1.0  # its displacement scale (sigma of the smoothed field)
+    erasing_probability: float = 0.0  # keras.layers.RandomErasing(factor)
+    erasing_scale: float = 0.2  # largest erased area as a fraction of the image
 
     def __post_init__(self) -> None:
+        for key in ("elastic_probability", "erasing_probability"):
+            value = getattr(self, key)
+            check(0 <= value <= 1, f"augmentation.{key}", value, "a probability in [0, 1]")
+        check(self.elastic_scale > 0, "augmentation.elastic_scale", self.elastic_scale, "> 0")
+        check(0 < self.erasing_scale <= 1, "augmentation.erasing_scale", self.erasing_scale,
+              "in (0, 1]")
         check(0 <= self.rotation_degrees <= 180, "augmentation.rotation_degrees",
               self.rotation_degrees, "in [0, 180]")
         for key in ("width_shift", "height_shift"):
@@ -100,11 +110,45 @@ class CnnConfig:
         check_dropout(self.name, self.dropout)
 
 
+@dataclass
+class ConvnetConfig:
+    name: str = "convnet"
+    filters: List[int] = field(default_factory=lambda: [32, 64, 128])  # one block per size
+    convs_per_block: int = 2
+    dropout: float = 0.25  # after every block and before the classifier
+
+    def __post_init__(self) -> None:
+        check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
+              self.filters, "1 to 3 sizes >= 1 (each block halves 28x28)")
+        check(self.convs_per_block >= 1, "model.convs_per_block", self.convs_per_block, ">= 1")
+        check_dropout(self.name, self.dropout)
+
+
+@dataclass
+class ResnetConfig:
+    name: str = "resnet"
+    filters: List[int] = field(default_factory=lambda: [32, 64, 128])  # one stage per size
+    blocks_per_stage: int = 2
+    dropout: float = 0.2  # before the classifier
+
+    def __post_init__(self) -> None:
+        check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
+              self.filters, "1 to 3 sizes >= 1 (each later stage halves the size)")
+        check(self.blocks_per_stage >= 1, "model.blocks_per_stage", self.blocks_per_stage, ">= 1")
+        check_dropout(self.name, self.dropout)
+
+
 # --- trainer -----------------------------------------------------------------------------------
 class Optimizer(str, Enum):
     adam = "adam"
     adamw = "adamw"
     sgd = "sgd"
+
+
+class Schedule(str, Enum):
+    constant = "constant"
+    cosine = "cosine"  # linear warm-up, then cosine decay to zero over the remaining epochs
+    plateau = "plateau"  # ReduceLROnPlateau on the early-stopping monitor
 
 
 @dataclass
@@ -129,8 +173,26 @@ class TrainerConfig:
     epochs: int = 10
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+    label_smoothing: float = 0.0
+    schedule: Schedule = Schedule.constant
+    warmup_epochs: float = 0.0  # cosine only
+    plateau_factor: float = 0.5  # plateau only: learning rate *= factor after `plateau_patience`
+    plateau_patience: int = 1
+    jit_compile: Optional[bool] = None  # None: Keras' "auto"
+    steps_per_execution: int = 1
+    mixed_precision: bool = False  # mixed_float16 compute, float32 weights and softmax (GPUs)
 
     def __post_init__(self) -> None:
+        check(0 <= self.label_smoothing < 1, "trainer.label_smoothing", self.label_smoothing,
+              "in [0, 1)")
+        check(0 <= self.warmup_epochs < self.epochs, "trainer.warmup_epochs", self.warmup_epochs,
+              "in [0, trainer.epochs)")
+        check(0 < self.plateau_factor < 1, "trainer.plateau_factor", self.plateau_factor,
+              "in (0, 1)")
+        check(self.plateau_patience >= 0, "trainer.plateau_patience", self.plateau_patience,
+              ">= 0")
+        check(self.steps_per_execution >= 1, "trainer.steps_per_execution",
+              self.steps_per_execution, ">= 1")
         check(self.learning_rate > 0, "trainer.learning_rate", self.learning_rate, "> 0")
         check(self.weight_decay >= 0, "trainer.weight_decay", self.weight_decay, ">= 0")
         check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
@@ -148,7 +210,8 @@ class TrainConfig:
     seed: int = 42
 
 
-MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig}
+MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig, "convnet": ConvnetConfig,
+                 "resnet": ResnetConfig}
 
 
 def register_configs() -> None:

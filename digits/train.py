@@ -77,10 +77,11 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
                                          cfg.seed, augmentation)
     val_ds = pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE)
 
-    model = models.build(cfg.model)
-    trainer.compile_model(model, cfg.trainer)
-    log.info("model %s: %d parameters", cfg.model.name, model.count_params())
-    history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
+    with trainer.precision(cfg.trainer):
+        model = models.build(cfg.model)
+        trainer.compile_model(model, cfg.trainer, steps_per_epoch=len(train_ds))
+        log.info("model %s: %d parameters", cfg.model.name, model.count_params())
+        history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
 
     test_loss, test_accuracy = evaluate(model, splits.x_test, splits.y_test)
     inv_loss, inv_accuracy = evaluate(model, pipeline.invert(splits.x_test), splits.y_test)

@@ -1,0 +1,107 @@
+"""The stronger models, trainer options and augmentations of the accuracy issue (#4)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import SMOKE, compose_train
+from digits import augment, models, pipeline, trainer
+from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, ResnetConfig,
+                           Schedule, TrainerConfig)
+from digits.train import run_training
+
+X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+
+
+@pytest.mark.parametrize("cfg", [ConvnetConfig(filters=[8, 16]),
+                                 ResnetConfig(filters=[8, 16], blocks_per_stage=1)])
+def test_new_models_output_probabilities_and_load_in_safe_mode(cfg, tmp_path):
+    model = models.build(cfg)
+    probabilities = np.asarray(model(X))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(X)), probabilities, rtol=1e-5, atol=1e-6)
+
+
+def test_resnet_blocks_add_a_shortcut_each():
+    model = models.build(ResnetConfig(filters=[8, 16, 32], blocks_per_stage=2))
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 6
+
+
+@pytest.mark.parametrize("override, key", [
+    ("trainer.label_smoothing=1", "trainer.label_smoothing"),
+    ("trainer.steps_per_execution=0", "trainer.steps_per_execution"),
+    ("trainer.warmup_epochs=10", "trainer.warmup_epochs"),
+    ("trainer.plateau_factor=1.5", "trainer.plateau_factor"),
+    ("augmentation.elastic_probability=2", "augmentation.elastic_probability"),
+    ("model=resnet model.blocks_per_stage=0", "model.blocks_per_stage"),
+])
+def test_out_of_range_options_fail_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=key):
+        compose_train(override.split())
+
+
+def test_smoothed_loss_matches_keras_categorical_crossentropy():
+    labels = np.array([0, 3, 9])
+    predictions = keras.ops.softmax(np.random.default_rng(1).normal(size=(3, 10)))
+    expected = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(
+        keras.ops.one_hot(labels, 10), predictions)
+    got = trainer.SparseSmoothedCrossentropy(0.1)(labels, predictions)
+    np.testing.assert_allclose(float(got), float(expected), rtol=1e-6)
+    unsmoothed = keras.losses.SparseCategoricalCrossentropy()(labels, predictions)
+    np.testing.assert_allclose(float(trainer.SparseSmoothedCrossentropy(0.0)(labels, predictions)),
+                               float(unsmoothed), rtol=1e-6)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    cfg = TrainerConfig(schedule=Schedule.cosine, learning_rate=0.01, epochs=4, warmup_epochs=1)
+    schedule = trainer.learning_rate(cfg, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 25, 40)]
+    assert rates[0] == 0 and rates[1] == pytest.approx(0.005) and rates[2] == pytest.approx(0.01)
+    assert 0 < rates[3] < 0.01 and rates[4] == pytest.approx(0, abs=1e-7)
+
+
+def test_plateau_schedule_adds_reduce_lr_on_plateau(tmp_path):
+    callbacks = trainer.make_callbacks(TrainerConfig(schedule=Schedule.plateau), tmp_path)
+    assert any(isinstance(c, keras.callbacks.ReduceLROnPlateau) for c in callbacks)
+
+
+def test_mixed_precision_keeps_softmax_float32_and_restores_the_policy():
+    with trainer.precision(TrainerConfig(mixed_precision=True)):
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        model = models.build(ConvnetConfig(filters=[8]))
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.layers[1].compute_dtype == "float16"
+    assert model(X).dtype == "float32"
+
+
+def test_strong_augmentation_runs_in_tf_data_and_repeats_with_a_seed():
+    cfg = AugmentationConfig(rotation_degrees=15, elastic_probability=1.0,
+                             erasing_probability=1.0, erasing_scale=0.3)
+    x = np.random.default_rng(2).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    y = np.zeros(64, dtype=np.int64)
+
+    def first_batch():
+        layers = augment.build(cfg, seed=7)
+        assert [layer.name for layer in layers.layers] == ["random_affine", "random_elastic",
+                                                           "random_erasing"]
+        dataset = pipeline.training_dataset(x, y, 32, 7, layers)
+        return next(iter(dataset))[0].numpy()
+
+    batch = first_batch()
+    assert batch.shape == (32, 28, 28, 1) and 0 <= batch.min() and batch.max() <= 1
+    np.testing.assert_array_equal(batch, first_batch())
+
+
+def test_fast_experiment_options_train_end_to_end(tmp_path):
+    cfg = compose_train(["experiment=fast", *SMOKE, "model.filters=[8,16]",
+                         "trainer.steps_per_execution=2", "trainer.jit_compile=false"])
+    assert cfg.trainer.schedule is Schedule.cosine and cfg.trainer.label_smoothing > 0
+    metrics = run_training(cfg, tmp_path)
+    assert metrics["epochs"] == 1 and 0 <= metrics["test_accuracy"] <= 1
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert keras.saving.load_model(tmp_path / "model.keras", safe_mode=True).name == "convnet"
