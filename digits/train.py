@@ -98,7 +98,8 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "parameters": model.count_params(),
     }
     model.save(run_dir / "model.keras")
-    augmentation.save(run_dir / "augmentation.keras")
+    if augmentation.layers:
+        augmentation.save(run_dir / "augmentation.keras")
 
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
     plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
