@@ -146,12 +146,18 @@ class TrainConfig:
     model: Any = MISSING  # one of the model schemas above, chosen by the model group
     trainer: TrainerConfig = MISSING
     seed: int = 42
+    resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
 
 
 MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig}
 
 
 def register_configs() -> None:
+    # resume=RUN_DIR runs in that folder and keeps its saved .hydra/ (the original config).
+    if not OmegaConf.has_resolver("run_dir_or"):
+        OmegaConf.register_new_resolver("run_dir_or", lambda resume, new: resume or new)
+        OmegaConf.register_new_resolver("hydra_subdir_unless",
+                                        lambda resume: None if resume else ".hydra")
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for name, schema in MODEL_SCHEMAS.items():

@@ -17,9 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra import compose
+from omegaconf import DictConfig, OmegaConf
 
-from digits import augment, config, data, models, pipeline, plots, trainer
+from digits import augment, config, data, evaluate, models, pipeline, plots, trainer
 
 log = logging.getLogger("digits.train")
 config.register_configs()
@@ -51,12 +52,6 @@ def claim_run_folder(run_dir: Path):
         yield
 
 
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(loss, accuracy) on uint8 images."""
-    loss, accuracy = model.evaluate(pipeline.evaluation_dataset(x, y, EVAL_BATCH_SIZE), verbose=0)
-    return float(loss), float(accuracy)
-
-
 def save_augmentation_samples(augmentation: keras.Sequential, x: np.ndarray, path: Path,
                               writer) -> None:
     images = pipeline.normalise(x[:AUGMENTATION_SAMPLES])
@@ -82,14 +77,13 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     log.info("model %s: %d parameters", cfg.model.name, model.count_params())
     history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
 
-    test_loss, test_accuracy = evaluate(model, splits.x_test, splits.y_test)
-    inv_loss, inv_accuracy = evaluate(model, pipeline.invert(splits.x_test), splits.y_test)
+    test = evaluate.evaluate(model, splits.x_test, splits.y_test)
     best = trainer.best_epoch(history, cfg.trainer.early_stopping.monitor)
     metrics = {
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "inverted_test_accuracy": inv_accuracy,
-        "inverted_test_loss": inv_loss,
+        "test_accuracy": test["test_accuracy"],
+        "test_loss": test["test_loss"],
+        "inverted_test_accuracy": test["inverted_test_accuracy"],
+        "expected_calibration_error": test["expected_calibration_error"],
         "val_accuracy": float(history["val_accuracy"][best]),
         "best_val_accuracy": float(max(history["val_accuracy"])),
         "epochs": len(history["loss"]),
@@ -106,21 +100,44 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     save_augmentation_samples(augmentation, splits.x_train, run_dir / "plots" /
                               "augmentation.png", writer)
     writer.close()
+    evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
     # metrics.json last: its presence marks the run as finished.
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def resumed_config(run_dir: Path) -> DictConfig:
+    """The config a run in `run_dir` was started with, composed again from its saved overrides."""
+    overrides = run_dir / ".hydra" / "overrides.yaml"
+    if not overrides.is_file():
+        raise RunFolderError(f"cannot resume {run_dir}: it is not a run folder "
+                             "(no .hydra/overrides.yaml)")
+    return compose("train", overrides=list(OmegaConf.load(overrides)))
 
 
 @hydra.main(version_base="1.3", config_path="pkg://digits.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        if cfg.resume:
+            run_dir = Path(cfg.resume)
+            cfg = resumed_config(run_dir)
         train_cfg = config.to_objects(cfg)
         with claim_run_folder(run_dir):
             metrics = run_training(train_cfg, run_dir)
     except (config.ConfigError, data.DataError, RunFolderError) as error:
         log.error("%s", error)
         sys.exit(2)
+    except trainer.TrainingDiverged as error:
+        log.error("%s", error)
+        sys.exit(3)
+    except KeyboardInterrupt:
+        log.error("interrupted: every finished epoch is saved; run the same command again, or "
+                  "digits-train resume=%s, to go on", run_dir)
+        sys.exit(130)
+    except OSError as error:  # unwritable folder, full disk
+        log.error("cannot write the run's files in %s: %s", run_dir, error)
+        sys.exit(1)
     log.info("test accuracy %.4f (inverted %.4f), %d epochs, %.0f s", metrics["test_accuracy"],
              metrics["inverted_test_accuracy"], metrics["epochs"], metrics["train_seconds"])
     print(f"Run folder: {run_dir}")
