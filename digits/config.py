@@ -91,7 +91,7 @@ class CnnConfig:
     name: str = "cnn"
     filters: List[int] = field(default_factory=lambda: [32, 64])  # one block of two convs each
     dense_units: int = 128
-    dropout: float = 0.3
+    dropout: float = 0.1
 
     def __post_init__(self) -> None:
         check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",

@@ -95,3 +95,32 @@ def reliability_diagram(bin_accuracy: np.ndarray, bin_confidence: np.ndarray,
     axis.legend(loc="upper left")
     figure.tight_layout()
     return figure
+
+
+def predictions(readings, number: bool = False) -> plt.Figure:
+    """The article's "model's predictions" figure: each photo, the 28x28 the model saw, the answer.
+
+    `readings`: digits.predict.Reading objects (their `path` is read again for the photo).
+    """
+    import cv2
+
+    rows = max(1, len(readings))
+    figure, axes = plt.subplots(rows, 2, figsize=(7 if number else 5, 2.2 * rows), squeeze=False)
+    for (photo_axis, seen_axis), reading in zip(axes, readings):
+        photo = cv2.imread(reading.path, cv2.IMREAD_COLOR)
+        if photo is not None:
+            photo_axis.imshow(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB))
+        photo_axis.set_title(Path(reading.path).name, fontsize=8)
+        answer = reading.number if number else reading.digit
+        if reading.image is not None:
+            seen_axis.imshow(reading.image, cmap="gray", vmin=0, vmax=255)
+            seen_axis.set_title(f"read: {answer}  ({reading.confidence:.0%})"
+                                + ("  low confidence" if reading.low_confidence else ""),
+                                fontsize=9, color="darkorange" if reading.low_confidence
+                                else "black")
+        else:
+            seen_axis.set_title(f"no reading: {reading.error}"[:60], fontsize=8, color="red")
+        photo_axis.axis("off")
+        seen_axis.axis("off")
+    figure.tight_layout()
+    return figure
