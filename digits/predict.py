@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import glob
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
+import tensorflow as tf
 
 from digits import modelio, pipeline, vision
 
@@ -47,11 +50,19 @@ class Reading:
         return result
 
 
+@functools.cache
+def inference(model: keras.Model):
+    """The model as one compiled graph for any batch size: calling a Keras model eagerly runs
+    it layer by layer, several times slower than the whole recipe for one small image."""
+    return tf.function(lambda images: model(pipeline.normalise(images), training=False),
+                       input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8)])
+
+
 def classify(model: keras.Model, images: list[np.ndarray]) -> np.ndarray:
     """uint8 (28, 28) MNIST-style images -> class probabilities (n, 10), in one batch."""
     if not images:
         return np.zeros((0, 10), np.float32)
-    return np.asarray(model(pipeline.normalise(np.stack(images)), training=False))
+    return inference(model)(np.stack(images)).numpy()
 
 
 def describe(probabilities: np.ndarray, min_confidence: float) -> dict:
@@ -62,36 +73,49 @@ def describe(probabilities: np.ndarray, min_confidence: float) -> dict:
             "low_confidence": bool(probabilities[top[0]] < min_confidence)}
 
 
+def prepare(image: np.ndarray, path: str, number: bool) -> tuple[Reading, list[np.ndarray]]:
+    """A decoded photo -> (its Reading, still without an answer; the 28x28 digits to classify)."""
+    try:
+        boxes = vision.number_to_mnist(image) if number else [vision.to_mnist(image)]
+    except vision.NoDigitError as error:
+        return Reading(path, error=str(error)), []
+    return Reading(path), boxes
+
+
+def answer(model: keras.Model, prepared: list[tuple[Reading, list[np.ndarray]]], number: bool,
+           min_confidence: float) -> list[Reading]:
+    """Classify every prepared digit in one batch and fill in the readings."""
+    probabilities = iter(classify(model, [box for _, boxes in prepared for box in boxes]))
+    for reading, boxes in prepared:
+        if not boxes:
+            continue
+        details = [describe(next(probabilities), min_confidence) for _ in boxes]
+        if number:
+            reading.number = "".join(str(d["digit"]) for d in details)
+            reading.digits = details
+            reading.confidence = float(np.prod([d["confidence"] for d in details]))
+            reading.low_confidence = any(d["low_confidence"] for d in details)
+            reading.image = np.hstack(boxes)
+        else:
+            for key, value in details[0].items():
+                setattr(reading, key, value)
+            reading.image = boxes[0]
+    return [reading for reading, _ in prepared]
+
+
 def read_digits(model: keras.Model, images: list[np.ndarray], paths: list[str] | None = None,
                 min_confidence: float = MIN_CONFIDENCE) -> list[Reading]:
     """Decoded photos of one digit each -> one Reading each (a photo with no ink gets an error)."""
     paths = paths or [f"image {index}" for index in range(len(images))]
-    readings, boxes = [], []
-    for path, image in zip(paths, images):
-        try:
-            boxes.append(vision.to_mnist(image))
-            readings.append(Reading(path, image=boxes[-1]))
-        except vision.NoDigitError as error:
-            readings.append(Reading(path, error=str(error)))
-    for reading, probabilities in zip([r for r in readings if r.error is None],
-                                      classify(model, boxes)):
-        for key, value in describe(probabilities, min_confidence).items():
-            setattr(reading, key, value)
-    return readings
+    with ThreadPoolExecutor() as pool:  # OpenCV releases the GIL: photos in parallel
+        prepared = list(pool.map(prepare, images, paths, [False] * len(images)))
+    return answer(model, prepared, False, min_confidence)
 
 
 def read_number(model: keras.Model, image: np.ndarray, path: str = "image",
                 min_confidence: float = MIN_CONFIDENCE) -> Reading:
     """A decoded photo of a number -> a Reading whose `number` is the digits, left to right."""
-    try:
-        boxes = vision.number_to_mnist(image)
-    except vision.NoDigitError as error:
-        return Reading(path, error=str(error))
-    details = [describe(p, min_confidence) for p in classify(model, boxes)]
-    confidence = float(np.prod([d["confidence"] for d in details]))
-    return Reading(path, number="".join(str(d["digit"]) for d in details), digits=details,
-                   confidence=confidence, low_confidence=any(d["low_confidence"] for d in details),
-                   image=np.hstack(boxes))
+    return answer(model, [prepare(image, path, True)], True, min_confidence)[0]
 
 
 def decode(path: Path) -> np.ndarray:
@@ -123,21 +147,24 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     return paths
 
 
+def load_and_prepare(path: str, number: bool) -> tuple[Reading, list[np.ndarray]]:
+    try:
+        return prepare(decode(Path(path)), path, number)
+    except (ValueError, cv2.error) as error:
+        return Reading(path, error=str(error), unreadable=True), []
+
+
 def read_files(model: keras.Model, paths: list[str], number: bool = False,
                min_confidence: float = MIN_CONFIDENCE, progress: bool = False) -> list[Reading]:
-    readings = []
+    """Image files -> one Reading each; a file that cannot be read gets its error, never raises."""
     bar = keras.utils.Progbar(len(paths), unit_name="photo") if progress else None
-    for index, path in enumerate(paths):
-        try:
-            image = decode(Path(path))
-            reading = (read_number(model, image, path, min_confidence) if number
-                       else read_digits(model, [image], [path], min_confidence)[0])
-        except (ValueError, cv2.error) as error:
-            reading = Reading(path, error=str(error), unreadable=True)
-        readings.append(reading)
-        if bar:
-            bar.update(index + 1)
-    return readings
+    prepared = []
+    with ThreadPoolExecutor() as pool:
+        for item in pool.map(load_and_prepare, paths, [number] * len(paths)):
+            prepared.append(item)
+            if bar:
+                bar.add(1)
+    return answer(model, prepared, number, min_confidence)
 
 
 def table(readings: list[Reading], number: bool) -> str:
