@@ -102,14 +102,18 @@ def predictions(readings, number: bool = False) -> plt.Figure:
 
     `readings`: digits.predict.Reading objects (their `path` is read again for the photo).
     """
+    import textwrap
+
     import cv2
+
+    from digits import vision
 
     rows = max(1, len(readings))
     figure, axes = plt.subplots(rows, 2, figsize=(7 if number else 5, 2.2 * rows), squeeze=False)
     for (photo_axis, seen_axis), reading in zip(axes, readings):
-        photo = cv2.imread(reading.path, cv2.IMREAD_COLOR)
-        if photo is not None:
-            photo_axis.imshow(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB))
+        photo = cv2.imread(reading.path, cv2.IMREAD_UNCHANGED)
+        if photo is not None and min(photo.shape[:2]) >= vision.MIN_SIDE:
+            photo_axis.imshow(vision.to_grey(photo), cmap="gray", vmin=0, vmax=255)
         photo_axis.set_title(Path(reading.path).name, fontsize=8)
         answer = reading.number if number else reading.digit
         if reading.image is not None:
@@ -119,7 +123,8 @@ def predictions(readings, number: bool = False) -> plt.Figure:
                                 fontsize=9, color="darkorange" if reading.low_confidence
                                 else "black")
         else:
-            seen_axis.set_title(f"no reading: {reading.error}"[:60], fontsize=8, color="red")
+            seen_axis.set_title(textwrap.fill(f"no reading: {reading.error}", 32), fontsize=8,
+                                color="red")
         photo_axis.axis("off")
         seen_axis.axis("off")
     figure.tight_layout()
