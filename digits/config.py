@@ -147,6 +147,16 @@ class TrainConfig:
     trainer: TrainerConfig = MISSING
     seed: int = 42
     resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
+    optimized_metric: str = "best_val_accuracy"  # what a run returns to a sweeper (Optuna)
+
+    def __post_init__(self) -> None:
+        check(self.optimized_metric in OPTIMIZABLE_METRICS, "optimized_metric",
+              self.optimized_metric, "one of " + ", ".join(OPTIMIZABLE_METRICS))
+
+
+# Keys of metrics.json a sweeper may optimise (all are "higher is better" but the losses).
+OPTIMIZABLE_METRICS = ("best_val_accuracy", "val_accuracy", "test_accuracy",
+                       "inverted_test_accuracy", "test_loss")
 
 
 MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig}

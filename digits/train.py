@@ -17,10 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
-from digits import augment, config, data, evaluate, models, pipeline, plots, trainer
+from digits import augment, config, data, evaluate, hparams, models, pipeline, plots, trainer
 
 log = logging.getLogger("digits.train")
 config.register_configs()
@@ -63,6 +64,7 @@ def save_augmentation_samples(augmentation: keras.Sequential, x: np.ndarray, pat
 
 def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
+    keras.backend.clear_session()  # jobs of a multirun share the process: start clean
     keras.utils.set_random_seed(cfg.seed)
     splits = data.load(cfg.data, cfg.seed)
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
@@ -101,6 +103,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
                               "augmentation.png", writer)
     writer.close()
     evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
+    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()})
     # metrics.json last: its presence marks the run as finished.
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -115,6 +118,15 @@ def resumed_config(run_dir: Path) -> DictConfig:
     return compose("train", overrides=list(OmegaConf.load(overrides)))
 
 
+def stop(message: str, status: int) -> float:
+    """End a failed run: in a single run exit with `status`; in a multirun let the other jobs go
+    on (the job's folder has no metrics.json, which digits-report lists as failed)."""
+    log.error("%s", message)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return float("nan")
+    sys.exit(status)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://digits.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -126,22 +138,19 @@ def main(cfg: DictConfig) -> float:
         with claim_run_folder(run_dir):
             metrics = run_training(train_cfg, run_dir)
     except (config.ConfigError, data.DataError, RunFolderError) as error:
-        log.error("%s", error)
-        sys.exit(2)
+        return stop(str(error), 2)
     except trainer.TrainingDiverged as error:
-        log.error("%s", error)
-        sys.exit(3)
+        return stop(str(error), 3)
     except KeyboardInterrupt:
         log.error("interrupted: every finished epoch is saved; run the same command again, or "
                   "digits-train resume=%s, to go on", run_dir)
         sys.exit(130)
     except OSError as error:  # unwritable folder, full disk
-        log.error("cannot write the run's files in %s: %s", run_dir, error)
-        sys.exit(1)
+        return stop(f"cannot write the run's files in {run_dir}: {error}", 1)
     log.info("test accuracy %.4f (inverted %.4f), %d epochs, %.0f s", metrics["test_accuracy"],
              metrics["inverted_test_accuracy"], metrics["epochs"], metrics["train_seconds"])
     print(f"Run folder: {run_dir}")
-    return metrics["best_val_accuracy"]
+    return metrics[train_cfg.optimized_metric]
 
 
 if __name__ == "__main__":
