@@ -82,3 +82,16 @@ def test_optuna_search_runs_its_trials_and_writes_the_best(tmp_path):
     assert len(list(tmp_path.glob("*/metrics.json"))) == 2
     best = (tmp_path / "optimization_results.yaml").read_text()
     assert "best_params:" in best and "trainer.learning_rate" in best and "best_value:" in best
+
+
+@pytest.mark.parametrize("plugin, launcher", [
+    ("hydra_plugins.hydra_joblib_launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]),
+    ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=submitit_local",
+                                               "hydra.launcher.timeout_min=10"]),
+])
+def test_launchers_run_every_job(tmp_path, plugin, launcher):
+    pytest.importorskip(plugin, reason="the sweeps extra is needed")
+    result = run_cli("digits.train", "-m", "augmentation=none,seed", *TINY, *launcher,
+                     f"hydra.sweep.dir={tmp_path}", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1"]
