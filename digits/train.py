@@ -5,11 +5,9 @@ compose (Hydra) -> data -> pipeline -> model -> fit -> evaluate -> artefacts in 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -22,35 +20,13 @@ from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
 from digits import augment, config, data, evaluate, hparams, models, pipeline, plots, trainer
+from digits.runs import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
 config.register_configs()
 
 EVAL_BATCH_SIZE = 512
 AUGMENTATION_SAMPLES = 32
-
-
-class RunFolderError(RuntimeError):
-    """The run folder is in use by another run, or already holds a finished one."""
-
-
-@contextmanager
-def claim_run_folder(run_dir: Path):
-    """Hold an exclusive lock on the run folder for the run's lifetime.
-
-    The lock dies with the process (even on SIGKILL), so a killed run's folder can be reused,
-    while two live runs, or a finished run, are never written over.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / "metrics.json").exists():
-        raise RunFolderError(f"{run_dir} already holds a finished run; choose another folder "
-                             "(hydra.run.dir=DIR) or delete it")
-    with open(run_dir / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunFolderError(f"{run_dir} is in use by another run") from None
-        yield
 
 
 def save_augmentation_samples(augmentation: keras.Sequential, x: np.ndarray, path: Path,

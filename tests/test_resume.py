@@ -122,3 +122,22 @@ def test_an_unwritable_run_folder_is_a_clear_error(tmp_path):
                      "data.test_size=200", "trainer.epochs=1", f"hydra.run.dir={run_dir}")
     assert result.returncode == 1
     assert "cannot write the run's files" in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unwritable_run_location_is_one_clear_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run_cli("digits.train", "trainer=fast", f"hydra.run.dir={tmp_path}/file/run")
+    assert result.returncode == 1
+    assert "cannot write the run folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_full_disk_is_a_clear_error(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "plots").mkdir()
+    (run_dir / "plots" / "curves.png").symlink_to("/dev/full")  # writes fail: ENOSPC
+    result = run_cli("digits.train", "data.train_size=300", "data.val_size=200",
+                     "data.test_size=200", "trainer.epochs=1", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    assert "No space left on device" in output and "Traceback" not in output
