@@ -14,9 +14,9 @@ import hydra
 import keras
 import numpy as np
 import tensorflow as tf
+from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
 from digits import augment, config, data, evaluate, hparams, models, pipeline, plots, trainer
@@ -29,13 +29,18 @@ EVAL_BATCH_SIZE = 512
 AUGMENTATION_SAMPLES = 32
 
 
-def save_augmentation_samples(augmentation: keras.Sequential, x: np.ndarray, path: Path,
-                              writer) -> None:
-    images = pipeline.normalise(x[:AUGMENTATION_SAMPLES])
+def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
+                 splits: data.Splits, test: dict) -> None:
+    """plots/*.png, also as images in TensorBoard: curves, augmentation and test-set figures."""
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
+    plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
+    samples = pipeline.normalise(splits.x_train[:AUGMENTATION_SAMPLES])
     if augmentation.layers:
-        images = augmentation(images, training=True)
-    plots.save(plots.image_grid(np.asarray(images), title="augmented training images"), path,
-               writer)
+        samples = augmentation(samples, training=True)
+    plots.save(plots.image_grid(np.asarray(samples), title="augmented training images"),
+               run_dir / "plots" / "augmentation.png", writer)
+    writer.close()
+    evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
 def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
@@ -72,13 +77,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     model.save(run_dir / "model.keras")
     if augmentation.layers:
         augmentation.save(run_dir / "augmentation.keras")
-
-    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
-    plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
-    save_augmentation_samples(augmentation, splits.x_train, run_dir / "plots" /
-                              "augmentation.png", writer)
-    writer.close()
-    evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
+    save_figures(run_dir, history, augmentation, splits, test)
     hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()})
     # metrics.json last: its presence marks the run as finished.
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

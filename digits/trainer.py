@@ -92,11 +92,10 @@ def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: T
     """
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     done = backed_up_epochs(run_dir)
-    if done:
-        log.info("resuming: %d of %d epochs were finished before", done, cfg.epochs)
     trim_history(run_dir / HISTORY_FILE, done)
     best_so_far = None
     if done:
+        log.info("resuming: %d of %d epochs were finished before", done, cfg.epochs)
         previous, monitor = read_history(run_dir / HISTORY_FILE), cfg.early_stopping.monitor
         best_so_far = previous[monitor][best_epoch(previous, monitor)]
     start = time.perf_counter()

@@ -122,3 +122,13 @@ def test_cli_refuses_a_bad_model_without_traceback(tmp_path):
     result = run_cli("digits.predict", "--model", str(tmp_path), str(PHOTOS / "grey.png"))
     assert result.returncode == 2 and "cannot load the model" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_large_jpegs_are_decoded_reduced_but_never_below_the_working_size(tmp_path):
+    path = tmp_path / "large.jpg"
+    cv2.imwrite(str(path), cv2.resize(drawn_digit("3"), (4000, 3000)))
+    image = predict.decode(path)
+    assert image.shape[:2] == (375, 500)  # 1/8: the largest reduction keeping >= 480 px
+    small = tmp_path / "small.jpg"
+    cv2.imwrite(str(small), drawn_digit("3", size=(300, 400)))
+    assert predict.decode(small).shape[:2] == (300, 400)
