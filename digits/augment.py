@@ -95,4 +95,4 @@ def build(cfg: AugmentationConfig, seed: int | None = None) -> keras.Sequential:
             factor=cfg.erasing_probability, scale=(0.02, cfg.erasing_scale),
             value_range=(0.0, 1.0), seed=None if seed is None else seed + 3,
             name="random_erasing"))
-    return keras.Sequential(layers, name="augmentation")
+    return keras.Sequential([keras.Input((28, 28, 1)), *layers], name="augmentation")
