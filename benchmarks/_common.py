@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from digits import data
-from digits.config import DataConfig
+from digits import augment, data, pipeline
+from digits.config import AugmentationConfig, DataConfig
 
 SEED = 42
 
@@ -13,6 +13,16 @@ SEED = 42
 def mnist_splits(seed: int = SEED):
     """The same split digits trains on (50 000 train, 10 000 validation, 10 000 test)."""
     return data.load(DataConfig(), seed)
+
+
+def article_training_data(batch_size: int = 32):
+    """digits' training pipeline with the article's augmentation, and the raw (x, y) it reads."""
+    splits = mnist_splits()
+    recipe = AugmentationConfig(rotation_degrees=15, width_shift=0.15, height_shift=0.15,
+                                zoom=0.15, invert_probability=0.5)
+    dataset = pipeline.training_dataset(splits.x_train, splits.y_train, batch_size, SEED,
+                                        augment.build(recipe, SEED))
+    return dataset, splits.x_train, splits.y_train
 
 
 def article_generator():

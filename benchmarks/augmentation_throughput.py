@@ -10,9 +10,7 @@ import time
 
 import numpy as np
 
-from _common import SEED, article_generator, mnist_splits
-from digits import augment, pipeline
-from digits.config import AugmentationConfig
+from _common import SEED, article_generator, article_training_data
 
 BATCH = 32
 
@@ -30,11 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
     args = parser.parse_args()
-    splits = mnist_splits()
-    x, y = splits.x_train, splits.y_train
-    seed_recipe = AugmentationConfig(rotation_degrees=15, width_shift=0.15, height_shift=0.15,
-                                     zoom=0.15, invert_probability=0.5)
-    dataset = pipeline.training_dataset(x, y, BATCH, SEED, augment.build(seed_recipe, SEED))
+    dataset, x, y = article_training_data(BATCH)
     images_per_second(dataset.take(20), BATCH * 20)  # warm-up: tracing, cache filling
     digits_rate = images_per_second(dataset.repeat(), args.images)
 

@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 
-from _common import SEED, article_generator, article_keras2_model, mnist_splits
-from digits import augment, models, pipeline, trainer
-from digits.config import AugmentationConfig, MlpConfig, TrainerConfig
+from _common import SEED, article_generator, article_keras2_model, article_training_data
+from digits import models, trainer
+from digits.config import MlpConfig, TrainerConfig
 
 
 def epoch_seconds(fit, epochs: int) -> float:
@@ -29,12 +29,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--steps-per-execution", type=int, default=8)
     args = parser.parse_args()
-    splits = mnist_splits()
-    x, y = splits.x_train, splits.y_train
-
-    recipe = AugmentationConfig(rotation_degrees=15, width_shift=0.15, height_shift=0.15,
-                                zoom=0.15, invert_probability=0.5)
-    dataset = pipeline.training_dataset(x, y, 32, SEED, augment.build(recipe, SEED))
+    dataset, x, y = article_training_data(32)
     digits_s = {}
     for steps in (1, args.steps_per_execution):  # Keras' default, then several steps per call
         model = models.build(MlpConfig())
