@@ -185,8 +185,8 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         check(0 <= self.label_smoothing < 1, "trainer.label_smoothing", self.label_smoothing,
               "in [0, 1)")
-        check(0 <= self.warmup_epochs < self.epochs, "trainer.warmup_epochs", self.warmup_epochs,
-              "in [0, trainer.epochs)")
+        check(0 <= self.warmup_epochs < max(self.epochs, 1), "trainer.warmup_epochs",
+              self.warmup_epochs, "in [0, trainer.epochs)")
         check(0 < self.plateau_factor < 1, "trainer.plateau_factor", self.plateau_factor,
               "in (0, 1)")
         check(self.plateau_patience >= 0, "trainer.plateau_patience", self.plateau_patience,
