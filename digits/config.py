@@ -129,6 +129,7 @@ class TrainerConfig:
     epochs: int = 10
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     verbose: int = 2  # Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+    strategy: str = "default"  # default | mirrored | multi_worker (digits/distribute.py)
 
     def __post_init__(self) -> None:
         check(self.learning_rate > 0, "trainer.learning_rate", self.learning_rate, "> 0")
@@ -136,6 +137,8 @@ class TrainerConfig:
         check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
         check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
         check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
+        check(self.strategy in ("default", "mirrored", "multi_worker"), "trainer.strategy",
+              self.strategy, "default, mirrored or multi_worker")
 
 
 # --- the whole training config -----------------------------------------------------------------

@@ -19,7 +19,7 @@ import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from digits import augment, config, data, models, pipeline, plots, trainer
+from digits import augment, config, data, distribute, models, pipeline, plots, trainer
 
 log = logging.getLogger("digits.train")
 config.register_configs()
@@ -73,12 +73,18 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
              len(splits.x_val), len(splits.x_test))
     augmentation = augment.build(cfg.augmentation, seed=cfg.seed)
-    train_ds = pipeline.training_dataset(splits.x_train, splits.y_train, cfg.trainer.batch_size,
-                                         cfg.seed, augmentation)
-    val_ds = pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE)
+    strategy = distribute.make_strategy(cfg.trainer.strategy)
+    global_batch = cfg.trainer.batch_size * strategy.num_replicas_in_sync
+    train_ds = distribute.shard_by_data(pipeline.training_dataset(
+        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation))
+    val_ds = distribute.shard_by_data(
+        pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE))
 
-    model = models.build(cfg.model)
-    trainer.compile_model(model, cfg.trainer)
+    with strategy.scope():
+        model = models.build(cfg.model)
+        trainer.compile_model(model, cfg.trainer)
+    log.info("strategy %s: %d replicas, global batch %d", cfg.trainer.strategy,
+             strategy.num_replicas_in_sync, global_batch)
     log.info("model %s: %d parameters", cfg.model.name, model.count_params())
     history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
 
