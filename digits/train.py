@@ -68,12 +68,13 @@ def save_augmentation_samples(augmentation: keras.Sequential, x: np.ndarray, pat
 
 def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
+    # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
+    strategy = distribute.make_strategy(cfg.trainer.strategy)
     keras.utils.set_random_seed(cfg.seed)
     splits = data.load(cfg.data, cfg.seed)
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
              len(splits.x_val), len(splits.x_test))
     augmentation = augment.build(cfg.augmentation, seed=cfg.seed)
-    strategy = distribute.make_strategy(cfg.trainer.strategy)
     global_batch = cfg.trainer.batch_size * strategy.num_replicas_in_sync
     train_ds = distribute.shard_by_data(pipeline.training_dataset(
         splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation))
