@@ -85,4 +85,4 @@ def build(cfg: AugmentationConfig, seed: int | None = None) -> keras.Sequential:
         layers.append(keras.layers.RandomInvert(
             factor=(cfg.invert_probability, cfg.invert_probability), value_range=(0.0, 1.0),
             seed=None if seed is None else seed + 1, name="random_invert"))
-    return keras.Sequential(layers, name="augmentation")
+    return keras.Sequential([keras.Input((28, 28, 1)), *layers], name="augmentation")

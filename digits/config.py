@@ -91,7 +91,7 @@ class CnnConfig:
     name: str = "cnn"
     filters: List[int] = field(default_factory=lambda: [32, 64])  # one block of two convs each
     dense_units: int = 128
-    dropout: float = 0.3
+    dropout: float = 0.1
 
     def __post_init__(self) -> None:
         check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
@@ -149,12 +149,28 @@ class TrainConfig:
     model: Any = MISSING  # one of the model schemas above, chosen by the model group
     trainer: TrainerConfig = MISSING
     seed: int = 42
+    resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
+    optimized_metric: str = "best_val_accuracy"  # what a run returns to a sweeper (Optuna)
+
+    def __post_init__(self) -> None:
+        check(self.optimized_metric in OPTIMIZABLE_METRICS, "optimized_metric",
+              self.optimized_metric, "one of " + ", ".join(OPTIMIZABLE_METRICS))
+
+
+# Keys of metrics.json a sweeper may optimise (all are "higher is better" but the losses).
+OPTIMIZABLE_METRICS = ("best_val_accuracy", "val_accuracy", "test_accuracy",
+                       "inverted_test_accuracy", "test_loss")
 
 
 MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig}
 
 
 def register_configs() -> None:
+    # resume=RUN_DIR runs in that folder and keeps its saved .hydra/ (the original config).
+    if not OmegaConf.has_resolver("run_dir_or"):
+        OmegaConf.register_new_resolver("run_dir_or", lambda resume, new: resume or new)
+        OmegaConf.register_new_resolver("hydra_subdir_unless",
+                                        lambda resume: None if resume else ".hydra")
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for name, schema in MODEL_SCHEMAS.items():

@@ -5,21 +5,23 @@ compose (Hydra) -> data -> pipeline -> model -> fit -> evaluate -> artefacts in 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
 import keras
 import numpy as np
 import tensorflow as tf
+from hydra import compose
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from digits import augment, config, data, distribute, models, pipeline, plots, trainer
+from digits import (augment, config, data, distribute, evaluate, hparams, models, pipeline, plots,
+                    trainer)
+from digits.runs import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
 config.register_configs()
@@ -28,48 +30,25 @@ EVAL_BATCH_SIZE = 512
 AUGMENTATION_SAMPLES = 32
 
 
-class RunFolderError(RuntimeError):
-    """The run folder is in use by another run, or already holds a finished one."""
-
-
-@contextmanager
-def claim_run_folder(run_dir: Path):
-    """Hold an exclusive lock on the run folder for the run's lifetime.
-
-    The lock dies with the process (even on SIGKILL), so a killed run's folder can be reused,
-    while two live runs, or a finished run, are never written over.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / "metrics.json").exists():
-        raise RunFolderError(f"{run_dir} already holds a finished run; choose another folder "
-                             "(hydra.run.dir=DIR) or delete it")
-    with open(run_dir / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunFolderError(f"{run_dir} is in use by another run") from None
-        yield
-
-
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(loss, accuracy) on uint8 images."""
-    loss, accuracy = model.evaluate(pipeline.evaluation_dataset(x, y, EVAL_BATCH_SIZE), verbose=0)
-    return float(loss), float(accuracy)
-
-
-def save_augmentation_samples(augmentation: keras.Sequential, x: np.ndarray, path: Path,
-                              writer) -> None:
-    images = pipeline.normalise(x[:AUGMENTATION_SAMPLES])
+def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
+                 splits: data.Splits, test: dict) -> None:
+    """plots/*.png, also as images in TensorBoard: curves, augmentation and test-set figures."""
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
+    plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
+    samples = pipeline.normalise(splits.x_train[:AUGMENTATION_SAMPLES])
     if augmentation.layers:
-        images = augmentation(images, training=True)
-    plots.save(plots.image_grid(np.asarray(images), title="augmented training images"), path,
-               writer)
+        samples = augmentation(samples, training=True)
+    plots.save(plots.image_grid(np.asarray(samples), title="augmented training images"),
+               run_dir / "plots" / "augmentation.png", writer)
+    writer.close()
+    evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
 def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
     # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
     strategy = distribute.make_strategy(cfg.trainer.strategy)
+    keras.backend.clear_session()  # jobs of a multirun share the process: start clean
     keras.utils.set_random_seed(cfg.seed)
     splits = data.load(cfg.data, cfg.seed)
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
@@ -89,14 +68,13 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     log.info("model %s: %d parameters", cfg.model.name, model.count_params())
     history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
 
-    test_loss, test_accuracy = evaluate(model, splits.x_test, splits.y_test)
-    inv_loss, inv_accuracy = evaluate(model, pipeline.invert(splits.x_test), splits.y_test)
+    test = evaluate.evaluate(model, splits.x_test, splits.y_test)
     best = trainer.best_epoch(history, cfg.trainer.early_stopping.monitor)
     metrics = {
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "inverted_test_accuracy": inv_accuracy,
-        "inverted_test_loss": inv_loss,
+        "test_accuracy": test["test_accuracy"],
+        "test_loss": test["test_loss"],
+        "inverted_test_accuracy": test["inverted_test_accuracy"],
+        "expected_calibration_error": test["expected_calibration_error"],
         "val_accuracy": float(history["val_accuracy"][best]),
         "best_val_accuracy": float(max(history["val_accuracy"])),
         "epochs": len(history["loss"]),
@@ -105,32 +83,57 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "parameters": model.count_params(),
     }
     model.save(run_dir / "model.keras")
-    augmentation.save(run_dir / "augmentation.keras")
-
-    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
-    plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
-    save_augmentation_samples(augmentation, splits.x_train, run_dir / "plots" /
-                              "augmentation.png", writer)
-    writer.close()
+    if augmentation.layers:
+        augmentation.save(run_dir / "augmentation.keras")
+    save_figures(run_dir, history, augmentation, splits, test)
+    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()})
     # metrics.json last: its presence marks the run as finished.
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def resumed_config(run_dir: Path) -> DictConfig:
+    """The config a run in `run_dir` was started with, composed again from its saved overrides."""
+    overrides = run_dir / ".hydra" / "overrides.yaml"
+    if not overrides.is_file():
+        raise RunFolderError(f"cannot resume {run_dir}: it is not a run folder "
+                             "(no .hydra/overrides.yaml)")
+    return compose("train", overrides=list(OmegaConf.load(overrides)))
+
+
+def stop(message: str, status: int) -> float:
+    """End a failed run: in a single run exit with `status`; in a multirun let the other jobs go
+    on (the job's folder has no metrics.json, which digits-report lists as failed)."""
+    log.error("%s", message)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return float("nan")
+    sys.exit(status)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://digits.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        if cfg.resume:
+            run_dir = Path(cfg.resume)
+            cfg = resumed_config(run_dir)
         train_cfg = config.to_objects(cfg)
         with claim_run_folder(run_dir):
             metrics = run_training(train_cfg, run_dir)
     except (config.ConfigError, data.DataError, RunFolderError) as error:
-        log.error("%s", error)
-        sys.exit(2)
+        return stop(str(error), 2)
+    except trainer.TrainingDiverged as error:
+        return stop(str(error), 3)
+    except KeyboardInterrupt:
+        log.error("interrupted: every finished epoch is saved; run the same command again, or "
+                  "digits-train resume=%s, to go on", run_dir)
+        sys.exit(130)
+    except OSError as error:  # unwritable folder, full disk
+        return stop(f"cannot write the run's files in {run_dir}: {error}", 1)
     log.info("test accuracy %.4f (inverted %.4f), %d epochs, %.0f s", metrics["test_accuracy"],
              metrics["inverted_test_accuracy"], metrics["epochs"], metrics["train_seconds"])
     print(f"Run folder: {run_dir}")
-    return metrics["best_val_accuracy"]
+    return metrics[train_cfg.optimized_metric]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import logging
+import math
 import time
 from pathlib import Path
 
@@ -9,6 +13,15 @@ import keras
 import tensorflow as tf
 
 from digits.config import Optimizer, TrainerConfig
+
+log = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.csv"
+BACKUP_DIR = "backup"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; training stopped at once."""
 
 
 def make_optimizer(cfg: TrainerConfig) -> keras.optimizers.Optimizer:
@@ -24,30 +37,79 @@ def compile_model(model: keras.Model, cfg: TrainerConfig) -> None:
                   metrics=["accuracy"])
 
 
-def make_callbacks(cfg: TrainerConfig, run_dir: Path) -> list[keras.callbacks.Callback]:
+def make_callbacks(cfg: TrainerConfig, run_dir: Path,
+                   best_so_far: float | None = None) -> list[keras.callbacks.Callback]:
+    """`best_so_far`: the monitored value of the best epoch before a resume, so the checkpoint
+    of that epoch is only replaced by a better one."""
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        # Appends on resume; a row written just before a kill, whose epoch the backup missed,
+        # is trimmed by fit() before the epoch runs again.
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
         keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), update_freq="epoch",
                                     write_graph=False),
         keras.callbacks.ModelCheckpoint(str(run_dir / "checkpoints" / "best.keras"),
-                                        monitor=cfg.early_stopping.monitor, save_best_only=True),
+                                        monitor=cfg.early_stopping.monitor, save_best_only=True,
+                                        initial_value_threshold=best_so_far),
     ]
     if cfg.early_stopping.enabled:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience,
             restore_best_weights=cfg.early_stopping.restore_best_weights, verbose=1))
+    # Last: it saves the finished epoch after every other callback has recorded it.
+    callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)))
     return callbacks
+
+
+def backed_up_epochs(run_dir: Path) -> int:
+    """How many epochs a killed run in `run_dir` had finished (0 for a new run)."""
+    metadata = run_dir / BACKUP_DIR / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """history.csv -> {metric: [value per epoch]} (without the epoch column)."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
+
+
+def trim_history(path: Path, epochs: int) -> None:
+    """Keep the header and the rows of the first `epochs` epochs."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs]
+    path.write_text("".join(lines[:1] + kept) if kept else "")
 
 
 def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: TrainerConfig,
         run_dir: Path) -> tuple[dict[str, list[float]], float]:
-    """Train; return the per-epoch history and the wall time of fitting in seconds."""
+    """Train, going on from the last finished epoch if the run was killed before.
+
+    Returns the history of every epoch (from history.csv, so resumed runs are whole) and the
+    wall time of this call's fitting in seconds. Raises TrainingDiverged on a NaN loss.
+    """
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    done = backed_up_epochs(run_dir)
+    trim_history(run_dir / HISTORY_FILE, done)
+    best_so_far = None
+    if done:
+        log.info("resuming: %d of %d epochs were finished before", done, cfg.epochs)
+        previous, monitor = read_history(run_dir / HISTORY_FILE), cfg.early_stopping.monitor
+        best_so_far = previous[monitor][best_epoch(previous, monitor)]
     start = time.perf_counter()
     history = model.fit(train, validation_data=val, epochs=cfg.epochs, shuffle=False,
-                        callbacks=make_callbacks(cfg, run_dir), verbose=cfg.verbose)
-    return history.history, time.perf_counter() - start
+                        callbacks=make_callbacks(cfg, run_dir, best_so_far), verbose=cfg.verbose)
+    seconds = time.perf_counter() - start
+    losses = history.history.get("loss", [])
+    if losses and not math.isfinite(losses[-1]):
+        best = run_dir / "checkpoints" / "best.keras"
+        kept = (f"the last good model is kept in {best}" if best.is_file()
+                else "no epoch finished before it, so there is no good model to keep")
+        raise TrainingDiverged(f"the loss became {losses[-1]} in epoch {done + len(losses) - 1}, "
+                               f"so training stopped; {kept}. Try a lower trainer.learning_rate")
+    return read_history(run_dir / HISTORY_FILE), seconds
 
 
 def best_epoch(history: dict[str, list[float]], monitor: str) -> int:

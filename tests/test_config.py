@@ -43,6 +43,8 @@ def test_groups_compose_into_their_schemas():
     ("data.val_size=0", "data.val_size=0 is invalid"),
     ("model.hidden_units=[]", "model.hidden_units=[] is invalid"),
     ("model.dropout=1", "model.dropout (mlp)=1.0 is invalid"),
+    ("optimized_metric=accuracy", "optimized_metric='accuracy' is invalid: must be one of"),
+    ("data.train_size=0", "data.train_size=0 is invalid"),
 ])
 def test_out_of_range_values_are_refused(override, message):
     with pytest.raises(ConfigError) as error:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import SMOKE, compose_train, run_cli
-from digits import train
+from digits import evaluate, train
 
 ARTEFACTS = ["model.keras", "metrics.json", "history.csv", "plots/curves.png",
-             "plots/augmentation.png", ".hydra/config.yaml", "checkpoints/best.keras"]
+             "plots/augmentation.png", "plots/confusion_matrix.png", "plots/errors.png",
+             "plots/reliability.png", ".hydra/config.yaml", "checkpoints/best.keras"]
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,9 @@ def test_saved_model_loads_in_safe_mode_and_matches_the_metrics(cli_run):
     cfg = compose_train(SMOKE)
     from digits import data
     splits = data.load(cfg.data, cfg.seed)
-    loss, accuracy = train.evaluate(model, splits.x_test, splits.y_test)
+    result = evaluate.evaluate(model, splits.x_test, splits.y_test)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    assert result["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     augmentation = keras.saving.load_model(run_dir / "augmentation.keras", safe_mode=True)
     assert [layer.name for layer in augmentation.layers] == ["random_affine", "random_invert"]
 

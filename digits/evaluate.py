@@ -1,0 +1,151 @@
+"""Evaluation entry point: `digits-evaluate RUN_DIR [--data FILE.npz]`.
+
+Test accuracy and loss, accuracy on inverted digits, per-class precision / recall / F1, a confusion
+matrix, a gallery of the most confident mistakes and calibration (expected calibration error and a
+reliability diagram). Figures go to RUN_DIR/plots and to RUN_DIR/tensorboard/evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from digits import data, modelio, pipeline, plots
+from digits.config import DataConfig
+
+CALIBRATION_BINS = 15
+GALLERY_SIZE = 24
+BATCH_SIZE = 512
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(BATCH_SIZE).map(pipeline.normalise)
+    return model.predict(dataset, verbose=0)
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """counts[true, predicted]."""
+    return np.bincount(labels.astype(int) * 10 + predicted, minlength=100).reshape(10, 10)
+
+
+def per_class_scores(confusion: np.ndarray) -> dict[str, dict[str, float]]:
+    true_positives = np.diag(confusion).astype(float)
+    precision = true_positives / np.maximum(confusion.sum(axis=0), 1)
+    recall = true_positives / np.maximum(confusion.sum(axis=1), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return {str(digit): {"precision": float(precision[digit]), "recall": float(recall[digit]),
+                         "f1": float(f1[digit]), "support": int(confusion[digit].sum())}
+            for digit in range(10)}
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS):
+    """(expected calibration error, per-bin accuracy, per-bin mean confidence, per-bin count)."""
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(index, minlength=bins)
+    accuracy = np.bincount(index, weights=correct, minlength=bins) / np.maximum(count, 1)
+    mean_confidence = np.bincount(index, weights=confidence, minlength=bins) / np.maximum(count, 1)
+    ece = float(np.sum(count / len(confidence) * np.abs(accuracy - mean_confidence)))
+    return ece, accuracy, mean_confidence, count
+
+
+def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Every figure of merit for uint8 `images`; plus the arrays the plots need under `_arrays`."""
+    probabilities = predict_probabilities(model, images)
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    correct = predicted == labels
+    true_probability = probabilities[np.arange(len(labels)), labels.astype(int)]
+    inverted = predict_probabilities(model, pipeline.invert(images)).argmax(axis=1)
+    confusion = confusion_matrix(labels, predicted)
+    ece, bin_accuracy, bin_confidence, bin_count = calibration(confidence, correct.astype(float))
+    return {
+        "test_accuracy": float(correct.mean()),
+        "test_loss": float(-np.mean(np.log(np.clip(true_probability, 1e-7, 1.0)))),
+        "inverted_test_accuracy": float((inverted == labels).mean()),
+        "expected_calibration_error": ece,
+        "errors": int((~correct).sum()),
+        "images": int(len(labels)),
+        "per_class": per_class_scores(confusion),
+        "confusion_matrix": confusion.tolist(),
+        "_arrays": {"predicted": predicted, "confidence": confidence, "bin_accuracy": bin_accuracy,
+                    "bin_confidence": bin_confidence, "bin_count": bin_count},
+    }
+
+
+def write_figures(result: dict, images: np.ndarray, labels: np.ndarray, run_dir: Path) -> None:
+    arrays = result["_arrays"]
+    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "evaluation"))
+    plots.save(plots.confusion_matrix(np.array(result["confusion_matrix"])),
+               run_dir / "plots" / "confusion_matrix.png", writer)
+    mistakes = np.flatnonzero(arrays["predicted"] != labels)
+    worst = mistakes[np.argsort(-arrays["confidence"][mistakes])][:GALLERY_SIZE]
+    titles = [f"true {labels[i]} → {arrays['predicted'][i]}\n{arrays['confidence'][i]:.0%}"
+              for i in worst]
+    plots.save(plots.image_grid(images[worst] / 255.0, titles,
+                                title="most confident mistakes (true → predicted, confidence)"),
+               run_dir / "plots" / "errors.png", writer)
+    plots.save(plots.reliability_diagram(arrays["bin_accuracy"], arrays["bin_confidence"],
+                                         arrays["bin_count"], result["expected_calibration_error"]),
+               run_dir / "plots" / "reliability.png", writer)
+    writer.close()
+
+
+def test_split(run_dir: Path, data_path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The test images the run was measured on (its saved data config), or those of `data_path`."""
+    saved = run_dir / ".hydra" / "config.yaml"
+    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
+    cfg = DataConfig(**run_cfg.get("data", {}))
+    if data_path is not None:
+        cfg = DataConfig(path=data_path, val_size=1)
+    splits = data.load(cfg, seed=run_cfg.get("seed", 42))
+    return splits.x_test, splits.y_test
+
+
+def report(result: dict) -> str:
+    lines = [f"test accuracy {result['test_accuracy']:.4f}   loss {result['test_loss']:.4f}   "
+             f"inverted accuracy {result['inverted_test_accuracy']:.4f}   "
+             f"ECE {result['expected_calibration_error']:.4f}   "
+             f"errors {result['errors']} of {result['images']}",
+             "", "digit  precision  recall     f1  support"]
+    for digit, scores in result["per_class"].items():
+        lines.append(f"{digit:>5}  {scores['precision']:9.4f}  {scores['recall']:6.4f}  "
+                     f"{scores['f1']:.4f}  {scores['support']:7d}")
+    return "\n".join(lines)
+
+
+def run(run_dir: Path, data_path: str | None = None) -> dict:
+    model = modelio.load(run_dir)
+    run_dir = modelio.resolve(run_dir).parent
+    images, labels = test_split(run_dir, data_path)
+    result = evaluate(model, images, labels)
+    write_figures(result, images, labels, run_dir)
+    result.pop("_arrays")
+    (run_dir / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="digits-evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a run folder (or a .keras file inside one)")
+    parser.add_argument("--data", help="evaluate on the test arrays of this .npz instead")
+    args = parser.parse_args(argv)
+    try:
+        result = run(args.run_dir, args.data)
+    except (modelio.ModelLoadError, data.DataError, OSError) as error:
+        print(f"digits-evaluate: {error}", file=sys.stderr)
+        return 1
+    print(report(result))
+    print(f"\nWrote evaluation.json and plots/confusion_matrix.png, errors.png, reliability.png "
+          f"in {modelio.resolve(args.run_dir).parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

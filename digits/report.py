@@ -1,0 +1,120 @@
+"""Sweep report: `digits-report SWEEP_DIR [--csv FILE] [--plot FILE]`.
+
+One table of every run of a multirun folder: the overrides that differ between runs, test and
+validation accuracy, epochs and training time, best first; runs without metrics.json are listed
+as failed or unfinished. Printed as Markdown and saved as SWEEP_DIR/report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+COLUMNS = ("test_accuracy", "best_val_accuracy", "inverted_test_accuracy", "epochs",
+           "train_seconds")
+
+
+def collect(sweep_dir: Path) -> list[dict]:
+    """One row per job folder (one holding .hydra/overrides.yaml), in job order."""
+    jobs = [p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")]
+    rows = []
+    for job in sorted(jobs, key=lambda p: (len(p.name), p.name)):
+        overrides = dict(o.split("=", 1) for o in OmegaConf.load(job / ".hydra/overrides.yaml"))
+        metrics_file = job / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        rows.append({"run": job.name, "folder": str(job), "overrides": overrides,
+                     "status": "done" if metrics else "failed or unfinished",
+                     **{key: metrics.get(key) for key in COLUMNS}})
+    return rows
+
+
+def swept_keys(rows: list[dict]) -> list[str]:
+    """Override keys whose value is not the same in every run."""
+    keys = sorted({key for row in rows for key in row["overrides"]})
+    return [k for k in keys if len({row["overrides"].get(k) for row in rows}) > 1]
+
+
+def ranked(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda row: (row["test_accuracy"] is None,
+                                         -(row["test_accuracy"] or 0.0)))
+
+
+def markdown(rows: list[dict], keys: list[str]) -> str:
+    header = ["run", *keys, *COLUMNS, "status"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["run"], *(row["overrides"].get(k, "") for k in keys)]
+        for column in COLUMNS:
+            value = row[column]
+            cells.append("" if value is None else f"{value:.4f}" if isinstance(value, float)
+                         and column != "train_seconds" else str(value))
+        lines.append("| " + " | ".join([*cells, row["status"]]) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(rows: list[dict], keys: list[str], path: Path) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["run", *keys, *COLUMNS, "status", "folder"])
+        for row in rows:
+            writer.writerow([row["run"], *(row["overrides"].get(k, "") for k in keys),
+                             *(row[c] for c in COLUMNS), row["status"], row["folder"]])
+
+
+def plot(rows: list[dict], keys: list[str], path: Path) -> None:
+    """Test accuracy against each swept parameter (one panel each)."""
+    from digits import plots
+
+    done = [row for row in rows if row["test_accuracy"] is not None]
+    figure, axes = plots.plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 4),
+                                      squeeze=False)
+    for axis, key in zip(axes[0], keys or ["run"]):
+        values = [row["overrides"].get(key, row["run"]) for row in done]
+        try:
+            positions = [float(v) for v in values]
+        except ValueError:  # categorical: one position per distinct value
+            categories = sorted(set(values))
+            positions = [categories.index(v) for v in values]
+            axis.set_xticks(range(len(categories)), categories, rotation=20)
+        axis.scatter(positions, [row["test_accuracy"] for row in done])
+        axis.set_xlabel(key)
+        axis.set_ylabel("test accuracy")
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    plots.save(figure, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="digits-report", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun folder (multirun/DATE/TIME)")
+    parser.add_argument("--csv", type=Path, help="also write the table as CSV")
+    parser.add_argument("--plot", type=Path, help="plot test accuracy against each parameter")
+    args = parser.parse_args(argv)
+    rows = ranked(collect(args.sweep_dir))
+    if not rows:
+        print(f"digits-report: no runs in {args.sweep_dir} (no */.hydra/overrides.yaml)",
+              file=sys.stderr)
+        return 2
+    keys = swept_keys(rows)
+    table = markdown(rows, keys)
+    (args.sweep_dir / "report.md").write_text(table + "\n")
+    print(table)
+    if args.csv:
+        write_csv(rows, keys, args.csv)
+    if args.plot:
+        plot(rows, keys, args.plot)
+    failed = [row["run"] for row in rows if row["test_accuracy"] is None]
+    if failed:
+        print(f"\nfailed or unfinished: {', '.join(failed)}")
+    if rows[0]["test_accuracy"] is not None:
+        print(f"\nbest run: {rows[0]['folder']} (test accuracy {rows[0]['test_accuracy']:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

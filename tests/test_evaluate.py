@@ -1,0 +1,78 @@
+"""digits-evaluate on a real (small) training run, and the metrics behind it."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import SMOKE, run_cli
+from digits import evaluate
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("eval") / "run"
+    result = run_cli("digits.train", *SMOKE, "augmentation=none", "trainer.epochs=2",
+                     f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def test_evaluate_reports_the_runs_own_test_accuracy_and_writes_its_figures(trained_run):
+    for name in ("confusion_matrix.png", "errors.png", "reliability.png"):
+        (trained_run / "plots" / name).unlink()  # the training run wrote them too
+    result = run_cli("digits.evaluate", str(trained_run))
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    saved = json.loads((trained_run / "evaluation.json").read_text())
+    assert saved["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-9)
+    assert f"test accuracy {metrics['test_accuracy']:.4f}" in result.stdout
+    assert saved["images"] == 200 and sum(map(sum, saved["confusion_matrix"])) == 200
+    assert set(saved["per_class"]) == {str(d) for d in range(10)}
+    for name in ("confusion_matrix.png", "errors.png", "reliability.png"):
+        assert (trained_run / "plots" / name).stat().st_size > 5000, name
+
+
+def test_metrics_from_a_known_confusion():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    predicted = np.array([0, 0, 1, 1, 1, 0])
+    confusion = evaluate.confusion_matrix(labels, predicted)
+    assert confusion[0, 0] == 2 and confusion[0, 1] == 1 and confusion[2, 0] == 1
+    scores = evaluate.per_class_scores(confusion)
+    assert scores["0"]["precision"] == pytest.approx(2 / 3)
+    assert scores["0"]["recall"] == pytest.approx(2 / 3)
+    assert scores["1"]["precision"] == pytest.approx(2 / 3) and scores["1"]["recall"] == 1.0
+    assert scores["1"]["f1"] == pytest.approx(0.8)
+    assert scores["2"]["f1"] == 0.0 and scores["2"]["support"] == 1
+
+
+def test_expected_calibration_error():
+    confidence = np.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
+    correct = np.array([1, 1, 1, 0, 1, 0], dtype=float)
+    ece, accuracy, mean_confidence, count = evaluate.calibration(confidence, correct, bins=10)
+    # bin 0.9-1.0: accuracy 0.75 vs 0.95; bin 0.5-0.6: 0.5 vs 0.55
+    assert ece == pytest.approx(4 / 6 * 0.2 + 2 / 6 * 0.05)
+    assert count.sum() == 6 and accuracy[9] == 0.75
+    assert evaluate.calibration(np.ones(4), np.ones(4))[0] == 0.0
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", None])
+def test_bad_model_files_get_a_clear_error_and_no_traceback(tmp_path, content):
+    if content is not None:
+        (tmp_path / "model.keras").write_bytes(content)
+    result = run_cli("digits.evaluate", str(tmp_path))
+    assert result.returncode == 1
+    assert "digits-evaluate:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lambda_model_is_refused_by_evaluate_and_its_code_never_runs(tmp_path):
+    marker = tmp_path / "marker"
+    code = eval(f"lambda x: x + (open({str(marker)!r}, 'w').close() or 0)")
+    inputs = keras.Input((28, 28, 1))
+    keras.Model(inputs, keras.layers.Lambda(code)(inputs)).save(tmp_path / "model.keras")
+    marker.unlink(missing_ok=True)
+    result = run_cli("digits.evaluate", str(tmp_path))
+    assert result.returncode == 1 and "contains code" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not marker.exists()

@@ -1,0 +1,97 @@
+"""Multiruns: a grid with a failing job, the sweep report, HParams in TensorBoard, Optuna."""
+
+import json
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.util import tensor_util
+
+from conftest import run_cli
+from digits import report
+
+TINY = ["data.train_size=300", "data.val_size=200", "data.test_size=200", "trainer.epochs=1",
+        "trainer.verbose=0", "model.hidden_units=[32]"]
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    sweep = tmp_path_factory.mktemp("grid")
+    # A 2x2 grid in which the two jobs with a negative learning rate fail their config check.
+    result = run_cli("digits.train", "-m", "trainer.learning_rate=0.001,-1",
+                     "augmentation=none,seed", *TINY, f"hydra.sweep.dir={sweep}", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sweep, result
+
+
+def hparams_of(run_dir):
+    accumulator = EventAccumulator(str(run_dir / "tensorboard" / "hparams"))
+    accumulator.Reload()
+    content = accumulator.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    scalars = {tag: float(tensor_util.make_ndarray(accumulator.Tensors(tag)[0].tensor_proto))
+               for tag in accumulator.Tags()["tensors"] if not tag.startswith("_hparams_")}
+    values = start.session_start_info.hparams
+    return {key: getattr(values[key], values[key].WhichOneof("kind")) for key in values}, scalars
+
+
+def test_every_job_has_its_folder_and_failures_do_not_stop_the_sweep(grid):
+    sweep, result = grid
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]
+    finished = sorted(p.name for p in sweep.glob("*/metrics.json"))
+    assert len(finished) == 2
+    assert "trainer.learning_rate=-1.0 is invalid" in result.stdout + result.stderr
+
+
+def test_hparams_are_in_each_runs_event_files(grid):
+    sweep, _ = grid
+    for metrics_file in sweep.glob("*/metrics.json"):
+        run_dir = metrics_file.parent
+        hyperparameters, scalars = hparams_of(run_dir)
+        assert hyperparameters["trainer.learning_rate"] == pytest.approx(0.001)
+        assert hyperparameters["model.name"] == "mlp"
+        assert hyperparameters["augmentation.invert_probability"] in (0.0, 0.5)
+        metrics = json.loads(metrics_file.read_text())
+        assert scalars["test_accuracy"] == pytest.approx(metrics["test_accuracy"], rel=1e-6)
+
+
+def test_report_tables_every_run_best_first_and_names_the_failures(grid, tmp_path):
+    sweep, _ = grid
+    result = run_cli("digits.report", str(sweep), "--csv", str(tmp_path / "r.csv"), "--plot",
+                     str(tmp_path / "r.png"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (sweep / "report.md").read_text().splitlines()
+    assert table[0].startswith("| run | augmentation | trainer.learning_rate |")
+    assert len(table) == 2 + 4
+    done = [line for line in table[2:] if line.endswith("| done |")]
+    accuracies = [float(line.split("|")[4]) for line in done]
+    assert len(done) == 2 and accuracies == sorted(accuracies, reverse=True)
+    assert table[-1].endswith("| failed or unfinished |")
+    assert "failed or unfinished: " in result.stdout and "best run: " in result.stdout
+    assert (tmp_path / "r.csv").read_text().count("\n") == 5
+    assert (tmp_path / "r.png").stat().st_size > 5000
+    assert report.swept_keys(report.collect(sweep)) == ["augmentation", "trainer.learning_rate"]
+
+
+def test_optuna_search_runs_its_trials_and_writes_the_best(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the sweeps extra is needed")
+    result = run_cli("digits.train", "-m", "hparams_search=mlp_optuna",
+                     "hydra.sweeper.n_trials=2", *TINY[:-1], f"hydra.sweep.dir={tmp_path}",
+                     timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list(tmp_path.glob("*/metrics.json"))) == 2
+    best = (tmp_path / "optimization_results.yaml").read_text()
+    assert "best_params:" in best and "trainer.learning_rate" in best and "best_value:" in best
+
+
+@pytest.mark.parametrize("plugin, launcher", [
+    ("hydra_plugins.hydra_joblib_launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]),
+    ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=submitit_local",
+                                               "hydra.launcher.timeout_min=10"]),
+])
+def test_launchers_run_every_job(tmp_path, plugin, launcher):
+    pytest.importorskip(plugin, reason="the sweeps extra is needed")
+    result = run_cli("digits.train", "-m", "augmentation=none,seed", *TINY, *launcher,
+                     f"hydra.sweep.dir={tmp_path}", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1"]

@@ -1,0 +1,118 @@
+"""Photo -> MNIST-style 28x28, on real photo-like samples and on drawn images."""
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from digits import vision
+
+PHOTOS = Path(__file__).parent / "data" / "photos"
+
+
+def labelled_photos():
+    with open(PHOTOS / "labels.csv") as file:
+        return [(PHOTOS / name, label) for name, label in csv.reader(file)]
+
+
+def drawn_digit(text="7", size=(480, 640), paper=235, ink=30, thickness=18):
+    image = np.full((*size, 3), paper, np.uint8)
+    cv2.putText(image, text, (size[1] // 3, int(size[0] * 0.75)), cv2.FONT_HERSHEY_SIMPLEX,
+                size[0] / 60, (ink, ink, ink), thickness)
+    return image
+
+
+def assert_mnist_like(box):
+    assert box.shape == (28, 28) and box.dtype == np.uint8
+    ys, xs = np.nonzero(box > 30)
+    assert max(np.ptp(ys), np.ptp(xs)) <= 21  # fits MNIST's 20x20 box (plus a blurred edge)
+    moments = cv2.moments(box)
+    assert abs(moments["m10"] / moments["m00"] - 14) < 1.0
+    assert abs(moments["m01"] / moments["m00"] - 14) < 1.0
+    assert box[0].max() == 0 and box[-1].max() == 0 and box[:, 0].max() == 0
+
+
+@pytest.mark.parametrize("path, label", [p for p in labelled_photos() if len(p[1]) == 1])
+def test_sample_photos_become_centred_light_digits_on_black(path, label):
+    box = vision.to_mnist(cv2.imread(str(path)))
+    assert_mnist_like(box)
+    assert box.mean() < 80  # mostly black, as MNIST
+
+
+def test_polarity_is_automatic():
+    dark_on_light = vision.to_mnist(drawn_digit(paper=230, ink=20))
+    light_on_dark = vision.to_mnist(drawn_digit(paper=40, ink=240))
+    assert_mnist_like(dark_on_light)
+    overlap = np.minimum(dark_on_light, light_on_dark).sum() / dark_on_light.sum()
+    assert overlap > 0.8
+
+
+def test_uneven_light_and_ruled_lines_are_ignored():
+    image = drawn_digit().astype(np.float32)
+    image *= np.linspace(0.55, 1.0, image.shape[1])[None, :, None]  # a shadow across the page
+    for y in range(40, 480, 45):
+        cv2.line(image, (0, y), (639, y), (150, 150, 150), 2)  # ruled paper
+    clean = vision.to_mnist(drawn_digit())
+    shaded = vision.to_mnist(image.astype(np.uint8))
+    assert np.abs(clean.astype(int) - shaded.astype(int)).mean() < 12
+
+
+def test_thin_strokes_are_thickened():
+    thin = vision.to_mnist(drawn_digit(thickness=2))
+    thick = vision.to_mnist(drawn_digit(thickness=18))
+    assert np.count_nonzero(thin > 60) > 0.5 * np.count_nonzero(thick > 60)
+
+
+@pytest.mark.parametrize("image", [np.full((480, 640, 3), 200, np.uint8),
+                                   np.zeros((100, 100), np.uint8),
+                                   (np.random.default_rng(0).normal(200, 3, (300, 300))
+                                    .clip(0, 255).astype(np.uint8))])
+def test_blank_pages_have_no_digit(image):
+    with pytest.raises(vision.NoDigitError):
+        vision.to_mnist(image)
+
+
+def test_tiny_images_are_refused_and_huge_ones_reduced():
+    with pytest.raises(vision.NoDigitError, match="too small"):
+        vision.to_mnist(np.zeros((5, 5), np.uint8))
+    huge = cv2.resize(drawn_digit(), (6000, 4500))
+    assert max(vision.to_grey(huge).shape) == vision.WORK_SIDE
+    assert_mnist_like(vision.to_mnist(huge))
+
+
+def test_16_bit_transparent_and_grey_inputs():
+    grey = cv2.cvtColor(drawn_digit(), cv2.COLOR_BGR2GRAY)
+    reference = vision.to_mnist(grey)
+    sixteen = vision.to_mnist(grey.astype(np.uint16) * 257)
+    rgba = np.zeros((480, 640, 4), np.uint8)
+    rgba[..., 3] = 255 - grey  # ink opaque, paper transparent
+    transparent = vision.to_mnist(rgba)
+    for box in (sixteen, transparent):
+        assert np.abs(box.astype(int) - reference.astype(int)).mean() < 8
+
+
+@pytest.mark.parametrize("path, label", [p for p in labelled_photos() if len(p[1]) > 1])
+def test_numbers_split_into_as_many_digits_left_to_right(path, label):
+    boxes = vision.number_to_mnist(cv2.imread(str(path)))
+    assert len(boxes) == len(label)
+    for box in boxes:
+        assert_mnist_like(box)
+
+
+def test_touching_digits_are_cut_and_broken_digits_merged():
+    mask = np.zeros((200, 600), np.uint8)
+    for centre in (110, 250):  # two 0s joined by a pen stroke: one blob
+        cv2.ellipse(mask, (centre, 100), (50, 80), 0, 0, 360, 255, 18)
+    cv2.line(mask, (150, 120), (210, 110), 255, 8)
+    cv2.line(mask, (420, 20), (420, 180), 255, 20)  # and a 1 apart
+    assert cv2.connectedComponents(mask)[0] - 1 == 2
+    pieces = vision.split_digits(mask)
+    assert len(pieces) == 3
+    lefts = [np.nonzero(piece.any(axis=0))[0][0] for piece in pieces]
+    assert lefts == sorted(lefts) and 170 <= lefts[1] <= 190
+    broken = np.zeros((200, 300), np.uint8)
+    cv2.rectangle(broken, (60, 20), (140, 40), 255, -1)  # a bar over ...
+    cv2.rectangle(broken, (60, 60), (140, 170), 255, -1)  # ... a body: one digit
+    assert len(vision.split_digits(broken)) == 1
