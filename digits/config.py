@@ -181,6 +181,7 @@ class TrainerConfig:
     jit_compile: Optional[bool] = None  # None: Keras' "auto"
     steps_per_execution: int = 1
     mixed_precision: bool = False  # mixed_float16 compute, float32 weights and softmax (GPUs)
+    strategy: str = "default"  # default | mirrored | multi_worker (digits/distribute.py)
 
     def __post_init__(self) -> None:
         check(0 <= self.label_smoothing < 1, "trainer.label_smoothing", self.label_smoothing,
@@ -198,6 +199,8 @@ class TrainerConfig:
         check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
         check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
         check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
+        check(self.strategy in ("default", "mirrored", "multi_worker"), "trainer.strategy",
+              self.strategy, "default, mirrored or multi_worker")
 
 
 # --- the whole training config -----------------------------------------------------------------

@@ -19,7 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from digits import augment, config, data, evaluate, hparams, models, pipeline, plots, trainer
+from digits import (augment, config, data, distribute, evaluate, hparams, models, pipeline, plots,
+                    trainer)
 from digits.runs import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
@@ -45,19 +46,26 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
 
 def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
+    # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
+    strategy = distribute.make_strategy(cfg.trainer.strategy)
     keras.backend.clear_session()  # jobs of a multirun share the process: start clean
     keras.utils.set_random_seed(cfg.seed)
     splits = data.load(cfg.data, cfg.seed)
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
              len(splits.x_val), len(splits.x_test))
     augmentation = augment.build(cfg.augmentation, seed=cfg.seed)
-    train_ds = pipeline.training_dataset(splits.x_train, splits.y_train, cfg.trainer.batch_size,
-                                         cfg.seed, augmentation)
-    val_ds = pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE)
+    global_batch = cfg.trainer.batch_size * strategy.num_replicas_in_sync
+    train_ds = distribute.shard_by_data(pipeline.training_dataset(
+        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation))
+    val_ds = distribute.shard_by_data(
+        pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE))
 
     with trainer.precision(cfg.trainer):
-        model = models.build(cfg.model)
-        trainer.compile_model(model, cfg.trainer, steps_per_epoch=len(train_ds))
+        with strategy.scope():
+            model = models.build(cfg.model)
+            trainer.compile_model(model, cfg.trainer, steps_per_epoch=len(train_ds))
+        log.info("strategy %s: %d replicas, global batch %d", cfg.trainer.strategy,
+                 strategy.num_replicas_in_sync, global_batch)
         log.info("model %s: %d parameters", cfg.model.name, model.count_params())
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
 
