@@ -25,6 +25,17 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; training stopped at once."""
 
 
+class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that never saves NaN/inf results: Keras saves the first epoch whatever its
+    loss, so a run diverging in its first epoch would keep a broken "best" model."""
+
+    def _should_save_model(self, epoch, batch, logs, filepath):
+        values = [(logs or {}).get(key) for key in ("loss", self.monitor)]
+        if any(value is not None and not math.isfinite(float(value)) for value in values):
+            return False
+        return super()._should_save_model(epoch, batch, logs, filepath)
+
+
 @keras.saving.register_keras_serializable(package="digits")
 class SparseSmoothedCrossentropy(keras.losses.Loss):
     """Cross-entropy with label smoothing for integer labels (Keras 3's sparse loss lacks it)."""
@@ -99,9 +110,9 @@ def make_callbacks(cfg: TrainerConfig, run_dir: Path,
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
         keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), update_freq="epoch",
                                     write_graph=False),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "checkpoints" / "best.keras"),
-                                        monitor=cfg.early_stopping.monitor, save_best_only=True,
-                                        initial_value_threshold=best_so_far),
+        FiniteModelCheckpoint(str(run_dir / "checkpoints" / "best.keras"),
+                              monitor=cfg.early_stopping.monitor, save_best_only=True,
+                              initial_value_threshold=best_so_far),
     ]
     if cfg.schedule is Schedule.plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(

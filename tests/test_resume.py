@@ -114,6 +114,19 @@ def test_a_diverging_run_stops_at_the_first_nan_and_keeps_its_last_good_model(tm
     assert modelio.load(best).count_params() > 0
 
 
+def test_a_run_diverging_in_its_first_epoch_keeps_no_broken_checkpoint(tmp_path):
+    # Plain ModelCheckpoint saves the first epoch whatever its loss: best.keras would hold NaNs.
+    result = run_cli("digits.train", "data.train_size=300", "data.val_size=200",
+                     "data.test_size=200", "trainer.epochs=3", "trainer.verbose=0",
+                     "trainer.optimizer=sgd", "trainer.learning_rate=1e6",
+                     f"hydra.run.dir={tmp_path}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output[-3000:]
+    assert "the loss became nan in epoch 0" in output
+    assert "there is no good model to keep" in output and "Traceback" not in output
+    assert not (tmp_path / "checkpoints" / "best.keras").exists()
+
+
 def test_an_unwritable_run_folder_is_a_clear_error(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
