@@ -79,6 +79,11 @@ class AugmentationConfig:
 
 
 # --- model -------------------------------------------------------------------------------------
+def check_filters(filters: List[int]) -> None:
+    check(1 <= len(filters) <= 3 and min(filters) >= 1, "model.filters", filters,
+          "1 to 3 sizes >= 1 (each block halves 28x28)")
+
+
 def check_dropout(name: str, dropout: float) -> None:
     check(0 <= dropout < 1, f"model.dropout ({name})", dropout, "in [0, 1)")
 
@@ -104,8 +109,7 @@ class CnnConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
-              self.filters, "1 to 3 sizes >= 1 (each block halves 28x28)")
+        check_filters(self.filters)
         check(self.dense_units >= 1, "model.dense_units", self.dense_units, ">= 1")
         check_dropout(self.name, self.dropout)
 
@@ -118,8 +122,7 @@ class ConvnetConfig:
     dropout: float = 0.25  # after every block and before the classifier
 
     def __post_init__(self) -> None:
-        check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
-              self.filters, "1 to 3 sizes >= 1 (each block halves 28x28)")
+        check_filters(self.filters)
         check(self.convs_per_block >= 1, "model.convs_per_block", self.convs_per_block, ">= 1")
         check_dropout(self.name, self.dropout)
 
