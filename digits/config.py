@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 
 class ConfigError(ValueError):
@@ -27,6 +28,7 @@ def check(ok: bool, key: str, value: Any, allowed: str) -> None:
 # --- data --------------------------------------------------------------------------------------
 @dataclass
 class DataConfig:
+    source: str = "npz"  # data=mnist and data=npz
     path: Optional[str] = None  # None: the bundled, checksum-verified MNIST
     val_size: int = 10_000
     train_size: Optional[int] = None  # None: all training images left after the validation split
@@ -38,6 +40,33 @@ class DataConfig:
               ">= 1 or null")
         check(self.test_size is None or self.test_size >= 1, "data.test_size", self.test_size,
               ">= 1 or null")
+
+
+@dataclass
+class FolderDataConfig:
+    """data=folder: photos in sub-folders 0..9, preprocessed as digits-predict does."""
+    source: str = "folder"
+    path: str = MISSING
+    val_fraction: float = 0.2  # of all photos, stratified and seeded
+    test_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        for key in ("val_fraction", "test_fraction"):
+            value = getattr(self, key)
+            check(0 < value < 1, f"data.{key}", value, "in (0, 1)")
+        check(self.val_fraction + self.test_fraction < 1, "data.val_fraction + data.test_fraction",
+              self.val_fraction + self.test_fraction, "< 1 (some photos must be left to train on)")
+
+
+DATA_SCHEMAS = {"npz": DataConfig, "folder": FolderDataConfig}
+
+
+def data_config(values: dict) -> DataConfig | FolderDataConfig:
+    """A saved run's data config (a plain mapping) -> its schema, e.g. for digits-evaluate."""
+    values = dict(values)
+    source = values.get("source", "npz")
+    check(source in DATA_SCHEMAS, "data.source", source, " or ".join(DATA_SCHEMAS))
+    return DATA_SCHEMAS[source](**values)
 
 
 # --- augmentation ------------------------------------------------------------------------------
@@ -104,12 +133,14 @@ class MlpConfig:
 @dataclass
 class CnnConfig:
     name: str = "cnn"
-    filters: List[int] = field(default_factory=lambda: [32, 64])  # one block of two convs each
+    filters: List[int] = field(default_factory=lambda: [32, 64])  # one block per size
+    convs_per_block: int = 2
     dense_units: int = 128
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
         check_filters(self.filters)
+        check(self.convs_per_block >= 1, "model.convs_per_block", self.convs_per_block, ">= 1")
         check(self.dense_units >= 1, "model.dense_units", self.dense_units, ">= 1")
         check_dropout(self.name, self.dropout)
 
@@ -185,6 +216,8 @@ class TrainerConfig:
     steps_per_execution: int = 1
     mixed_precision: bool = False  # mixed_float16 compute, float32 weights and softmax (GPUs)
     strategy: str = "default"  # default | mirrored | multi_worker (digits/distribute.py)
+    init_from: Optional[str] = None  # a run folder or .keras file to start from (fine-tuning)
+    freeze_features: bool = False  # with init_from: train only the final classifier layer
 
     def __post_init__(self) -> None:
         check(0 <= self.label_smoothing < 1, "trainer.label_smoothing", self.label_smoothing,
@@ -204,12 +237,14 @@ class TrainerConfig:
         check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")
         check(self.strategy in ("default", "mirrored", "multi_worker"), "trainer.strategy",
               self.strategy, "default, mirrored or multi_worker")
+        check(self.init_from is not None or not self.freeze_features, "trainer.freeze_features",
+              self.freeze_features, "false unless trainer.init_from gives a model to start from")
 
 
 # --- the whole training config -----------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    data: DataConfig = MISSING
+    data: Any = MISSING  # DataConfig or FolderDataConfig, chosen by the data group
     augmentation: AugmentationConfig = MISSING
     model: Any = MISSING  # one of the model schemas above, chosen by the model group
     trainer: TrainerConfig = MISSING
@@ -231,9 +266,16 @@ MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig, "convnet": ConvnetConfig,
                  "resnet": ResnetConfig}
 
 
+def required(key: str):
+    """${required:KEY}: a value the user must give. (A ??? cannot say so: merged over a
+    schema's default it leaves the default in place.)"""
+    raise ConfigError(f"{key} is required: add {key}=... to the command")
+
+
 def register_configs() -> None:
     # resume=RUN_DIR runs in that folder and keeps its saved .hydra/ (the original config).
     if not OmegaConf.has_resolver("run_dir_or"):
+        OmegaConf.register_new_resolver("required", required)
         OmegaConf.register_new_resolver("run_dir_or", lambda resume, new: resume or new)
         OmegaConf.register_new_resolver("hydra_subdir_unless",
                                         lambda resume: None if resume else ".hydra")
@@ -241,8 +283,22 @@ def register_configs() -> None:
     cs.store(name="train_schema", node=TrainConfig)
     for name, schema in MODEL_SCHEMAS.items():
         cs.store(group="schema/model", name=name, node=schema)
+    for name, schema in DATA_SCHEMAS.items():
+        cs.store(group="schema/data", name=name, node=schema)
+    # data=npz: the same schema with the path required (a ??? in the yaml would not override None)
+    npz_file = OmegaConf.structured(DataConfig)
+    npz_file.path = MISSING
+    cs.store(group="schema/data", name="npz_file", node=npz_file)
 
 
 def to_objects(cfg: DictConfig) -> TrainConfig:
     """Composed config -> dataclasses, running every range check (raises ConfigError)."""
-    return OmegaConf.to_object(cfg)
+    try:
+        return OmegaConf.to_object(cfg)
+    except InterpolationResolutionError as error:  # ${required:KEY} left unset
+        cause = error
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__  # OmegaConf wraps it more than once
+        if cause is None:
+            raise
+        raise ConfigError(str(cause)) from None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from digits.config import ConfigError, DataConfig
+from digits.config import ConfigError, DataConfig, FolderDataConfig
+
+log = logging.getLogger(__name__)
 
 BUNDLED_MNIST = resources.files("digits") / "resources" / "mnist.npz"
 
@@ -86,7 +90,52 @@ def stratified_split(labels: np.ndarray, size: int, seed: int) -> tuple[np.ndarr
     return np.sort(by_class[taken]), np.sort(by_class[~taken])
 
 
-def load(cfg: DataConfig, seed: int) -> Splits:
+def read_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """DIR/0 .. DIR/9 photos -> (uint8 (n, 28, 28), labels), each photo preprocessed exactly as
+    digits-predict reads it. Photos that cannot be read, or show no digit, are skipped and named."""
+    from digits.predict import IMAGE_SUFFIXES, load_and_prepare  # predict needs Keras: load late
+
+    if not root.is_dir():
+        raise DataError(f"data.path={root} is not a folder (expected sub-folders 0 .. 9 of photos)")
+    files = [(path, digit) for digit in range(10) if (root / str(digit)).is_dir()
+             for path in sorted((root / str(digit)).iterdir())
+             if path.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DataError(f"{root} holds no photos in sub-folders 0 .. 9 "
+                        f"(image types: {', '.join(sorted(IMAGE_SUFFIXES))})")
+    with ThreadPoolExecutor() as pool:  # OpenCV releases the GIL: photos in parallel
+        prepared = list(pool.map(load_and_prepare, [str(path) for path, _ in files],
+                                 [False] * len(files)))
+    images, labels, skipped = [], [], []
+    for (path, digit), (reading, boxes) in zip(files, prepared):
+        if boxes:
+            images.append(boxes[0])
+            labels.append(digit)
+        else:
+            skipped.append(f"{path.relative_to(root)} ({reading.error})")
+    if skipped:
+        log.warning("skipped %d of %d photos in %s: %s", len(skipped), len(files), root,
+                    "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+    if not images:
+        raise DataError(f"no photo in {root} could be read as a digit")
+    return np.stack(images), np.array(labels, dtype=np.uint8)
+
+
+def load_folder(cfg: FolderDataConfig, seed: int) -> Splits:
+    x, y = read_folder(Path(cfg.path).expanduser())
+    test_count, val_count = round(len(x) * cfg.test_fraction), round(len(x) * cfg.val_fraction)
+    if min(test_count, val_count, len(x) - test_count - val_count) < 1:
+        raise DataError(f"{cfg.path}: {len(x)} photos are too few for a train / validation / test "
+                        f"split of {cfg.val_fraction} and {cfg.test_fraction}")
+    test_idx, rest = stratified_split(y, test_count, seed)
+    val_keep, train_keep = stratified_split(y[rest], val_count, seed + 1)
+    val_idx, train_idx = rest[val_keep], rest[train_keep]
+    return Splits(x[train_idx], y[train_idx], x[val_idx], y[val_idx], x[test_idx], y[test_idx])
+
+
+def load(cfg: DataConfig | FolderDataConfig, seed: int) -> Splits:
+    if isinstance(cfg, FolderDataConfig):
+        return load_folder(cfg, seed)
     path = Path(cfg.path).expanduser() if cfg.path else Path(str(BUNDLED_MNIST))
     arrays = read_npz(path)
     if cfg.path is None:

@@ -1,4 +1,4 @@
-"""Evaluation entry point: `digits-evaluate RUN_DIR [--data FILE.npz]`.
+"""Evaluation entry point: `digits-evaluate RUN_DIR [--data FILE.npz | DIR]`.
 
 Test accuracy and loss, accuracy on inverted digits, per-class precision / recall / F1, a confusion
 matrix, a gallery of the most confident mistakes and calibration (expected calibration error and a
@@ -18,7 +18,7 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from digits import data, modelio, pipeline, plots
-from digits.config import DataConfig
+from digits.config import DataConfig, data_config
 
 CALIBRATION_BINS = 15
 GALLERY_SIZE = 24
@@ -101,7 +101,9 @@ def test_split(run_dir: Path, data_path: str | None) -> tuple[np.ndarray, np.nda
     """The test images the run was measured on (its saved data config), or those of `data_path`."""
     saved = run_dir / ".hydra" / "config.yaml"
     run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
-    cfg = DataConfig(**run_cfg.get("data", {}))
+    if data_path is not None and Path(data_path).is_dir():  # a folder of photos: all are tests
+        return data.read_folder(Path(data_path))
+    cfg = data_config(run_cfg.get("data", {}))
     if data_path is not None:
         cfg = DataConfig(path=data_path, val_size=1)
     splits = data.load(cfg, seed=run_cfg.get("seed", 42))
@@ -134,7 +136,8 @@ def run(run_dir: Path, data_path: str | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="digits-evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a run folder (or a .keras file inside one)")
-    parser.add_argument("--data", help="evaluate on the test arrays of this .npz instead")
+    parser.add_argument("--data", help="evaluate on the test arrays of this .npz, or on every "
+                        "photo in this folder of sub-folders 0 .. 9, instead")
     args = parser.parse_args(argv)
     try:
         result = run(args.run_dir, args.data)

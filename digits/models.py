@@ -25,10 +25,11 @@ def mlp(cfg: MlpConfig) -> keras.Model:
 
 
 def cnn(cfg: CnnConfig) -> keras.Model:
-    """Compact VGG-style net: per block two 3x3 convs (BN, relu) and a 2x2 max-pool."""
+    """Compact VGG-style net: per block `convs_per_block` 3x3 convs (BN, relu) and a 2x2 max-pool,
+    then a dense layer (BN, relu) between dropouts."""
     model = keras.Sequential([keras.Input(INPUT_SHAPE)], name="cnn")
     for filters in cfg.filters:
-        for _ in range(2):
+        for _ in range(cfg.convs_per_block):
             model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False))
             model.add(layers.BatchNormalization())
             model.add(layers.Activation("relu"))

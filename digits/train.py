@@ -17,10 +17,10 @@ import tensorflow as tf
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from digits import (augment, config, data, distribute, evaluate, hparams, models, pipeline, plots,
-                    trainer)
+from digits import (augment, config, data, distribute, evaluate, hparams, modelio, models,
+                    pipeline, plots, trainer)
 from digits.runs import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
@@ -62,11 +62,16 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
 
     with trainer.precision(cfg.trainer):
         with strategy.scope():
-            model = models.build(cfg.model)
+            model = trainer.starting_model(cfg.trainer, lambda: models.build(cfg.model))
             trainer.compile_model(model, cfg.trainer, steps_per_epoch=len(train_ds))
         log.info("strategy %s: %d replicas, global batch %d", cfg.trainer.strategy,
                  strategy.num_replicas_in_sync, global_batch)
-        log.info("model %s: %d parameters", cfg.model.name, model.count_params())
+        log.info("model %s: %d parameters (%d trainable)", model.name, model.count_params(),
+                 sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+        before = None
+        if cfg.trainer.init_from:
+            before = evaluate.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
+            log.info("before training: test accuracy %.4f", before)
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
 
     test = evaluate.evaluate(model, splits.x_test, splits.y_test)
@@ -83,6 +88,8 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "train_seconds": round(train_seconds, 2),
         "parameters": model.count_params(),
     }
+    if before is not None:
+        metrics["initial_test_accuracy"] = before
     model.save(run_dir / "model.keras")
     if augmentation.layers:
         augmentation.save(run_dir / "augmentation.keras")
@@ -121,8 +128,10 @@ def main(cfg: DictConfig) -> float:
         train_cfg = config.to_objects(cfg)
         with claim_run_folder(run_dir):
             metrics = run_training(train_cfg, run_dir)
-    except (config.ConfigError, data.DataError, RunFolderError) as error:
+    except (config.ConfigError, data.DataError, RunFolderError, modelio.ModelLoadError) as error:
         return stop(str(error), 2)
+    except MissingMandatoryValue as error:  # a ??? in the config, e.g. data=npz without data.path
+        return stop(f"{error.full_key} is required: add {error.full_key}=... to the command", 2)
     except trainer.TrainingDiverged as error:
         return stop(str(error), 3)
     except KeyboardInterrupt:
@@ -131,6 +140,8 @@ def main(cfg: DictConfig) -> float:
         sys.exit(130)
     except OSError as error:  # unwritable folder, full disk
         return stop(f"cannot write the run's files in {run_dir}: {error}", 1)
+    if "initial_test_accuracy" in metrics:
+        log.info("test accuracy before training %.4f", metrics["initial_test_accuracy"])
     log.info("test accuracy %.4f (inverted %.4f), %d epochs, %.0f s", metrics["test_accuracy"],
              metrics["inverted_test_accuracy"], metrics["epochs"], metrics["train_seconds"])
     print(f"Run folder: {run_dir}")

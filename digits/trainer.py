@@ -9,10 +9,12 @@ import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
+from digits import modelio
 from digits.config import Optimizer, Schedule, TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,20 @@ def make_optimizer(cfg: TrainerConfig, steps_per_epoch: int | None = None):
     if cfg.optimizer is Optimizer.adamw:
         return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
     return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+
+
+def starting_model(cfg: TrainerConfig, build: Callable[[], keras.Model]) -> keras.Model:
+    """A new model (`build`), or with trainer.init_from a trained one to fine-tune, its feature
+    layers frozen if trainer.freeze_features. Raises modelio.ModelLoadError."""
+    if cfg.init_from is None:
+        return build()
+    model = modelio.load(cfg.init_from)
+    if cfg.freeze_features:
+        for layer in model.layers[:-1]:  # the last layer is the softmax classifier
+            layer.trainable = False
+    log.info("starting from %s (the model group is not used)%s", modelio.resolve(cfg.init_from),
+             ", feature layers frozen" if cfg.freeze_features else "")
+    return model
 
 
 def compile_model(model: keras.Model, cfg: TrainerConfig,

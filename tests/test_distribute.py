@@ -92,8 +92,6 @@ def two_workers(tmp_path: Path, overrides: list[str]) -> list[dict]:
 
 
 @pytest.mark.slow  # two TensorFlow processes training side by side: ~60 s on 2 shared cores
-@pytest.mark.xfail(strict=True, reason="Keras 3.15 fit() under MultiWorkerMirroredStrategy fails "
-                   "with 'Attempt to convert a value (PerReplica...)' (keras-team/keras#20585)")
 def test_two_workers_on_loopback(tmp_path):
     (chief, log), (other, _) = two_workers(tmp_path, SHORT)
     assert "strategy multi_worker: 2 replicas, global batch 32" in log
