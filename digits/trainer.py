@@ -98,9 +98,16 @@ def compile_model(model: keras.Model, cfg: TrainerConfig,
                   steps_per_epoch: int | None = None) -> None:
     loss = (SparseSmoothedCrossentropy(cfg.label_smoothing) if cfg.label_smoothing
             else "sparse_categorical_crossentropy")
+    steps = cfg.steps_per_execution
+    if steps > 1 and tf.distribute.has_strategy():
+        # Keras 3.15's multi-step loop fails under tf.distribute ("You must feed a value for
+        # placeholder tensor"): one step per call there.
+        log.info("trainer.steps_per_execution=%d is not supported with trainer.strategy=%s: "
+                 "using 1", steps, cfg.strategy)
+        steps = 1
     model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=["accuracy"],
                   jit_compile="auto" if cfg.jit_compile is None else cfg.jit_compile,
-                  steps_per_execution=cfg.steps_per_execution)
+                  steps_per_execution=steps)
 
 
 @contextmanager

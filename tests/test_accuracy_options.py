@@ -39,6 +39,7 @@ def test_resnet_blocks_add_a_shortcut_each():
     ("trainer.plateau_factor=1.5", "trainer.plateau_factor"),
     ("augmentation.elastic_probability=2", "augmentation.elastic_probability"),
     ("model=resnet model.blocks_per_stage=0", "model.blocks_per_stage"),
+    ("model=cnn model.convs_per_block=0", "model.convs_per_block"),
 ])
 def test_out_of_range_options_fail_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
@@ -104,4 +105,4 @@ def test_fast_experiment_options_train_end_to_end(tmp_path):
     metrics = run_training(cfg, tmp_path)
     assert metrics["epochs"] == 1 and 0 <= metrics["test_accuracy"] <= 1
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
-    assert keras.saving.load_model(tmp_path / "model.keras", safe_mode=True).name == "convnet"
+    assert keras.saving.load_model(tmp_path / "model.keras", safe_mode=True).name == "cnn"

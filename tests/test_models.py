@@ -32,3 +32,11 @@ def test_models_output_probabilities_and_load_in_safe_mode(cfg, tmp_path):
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(np.asarray(loaded(x)), probabilities, rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_blocks_hold_convs_per_block_convolutions():
+    def convs(cfg):
+        return sum(isinstance(layer, keras.layers.Conv2D) for layer in models.build(cfg).layers)
+
+    assert convs(CnnConfig()) == 4  # the default: two blocks of two, as always
+    assert convs(CnnConfig(filters=[16, 32, 64], convs_per_block=1)) == 3
