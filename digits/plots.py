@@ -31,6 +31,12 @@ def curves(history: dict[str, list[float]]) -> plt.Figure:
 def image_grid(images: np.ndarray, titles: list[str] | None = None, columns: int = 8,
                title: str = "") -> plt.Figure:
     """Greyscale images (n, 28, 28[, 1]) in [0, 1] in a grid, optionally with a title each."""
+    if len(images) == 0:  # e.g. no mistakes to show: say so rather than fail
+        figure, axis = plt.subplots(figsize=(4, 1.5))
+        axis.axis("off")
+        axis.text(0.5, 0.5, "none", ha="center", va="center", fontsize=14)
+        figure.suptitle(title)
+        return figure
     rows = int(np.ceil(len(images) / columns))
     row_height = 1.9 if titles else 1.5
     figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, row_height * rows + 0.4))

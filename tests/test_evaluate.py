@@ -76,3 +76,11 @@ def test_a_lambda_model_is_refused_by_evaluate_and_its_code_never_runs(tmp_path)
     assert result.returncode == 1 and "contains code" in result.stderr
     assert "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+def test_a_run_without_mistakes_still_gets_its_figures(tmp_path):
+    from digits import plots
+
+    figure = plots.image_grid(np.zeros((0, 28, 28)), [], title="most confident mistakes")
+    plots.save(figure, tmp_path / "errors.png")
+    assert (tmp_path / "errors.png").stat().st_size > 0
