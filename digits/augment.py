@@ -40,6 +40,10 @@ class RandomAffine(keras.layers.Layer):
     def call(self, images, training=True):
         if not training:
             return images
+        return self.transform_images(images, self.get_random_transformation(images))
+
+    def get_random_transformation(self, images, training=True):
+        """One (batch, 8) projective transform per image, as ImageProjectiveTransform takes it."""
         batch, height, width = ops.shape(images)[0], ops.shape(images)[1], ops.shape(images)[2]
 
         def uniform(bound):
@@ -59,8 +63,10 @@ class RandomAffine(keras.layers.Layer):
         a2 = centre_x + shift_x - (a0 * centre_x + a1 * centre_y)
         b2 = centre_y + shift_y - (b0 * centre_x + b1 * centre_y)
         zeros = ops.zeros_like(angle)
-        transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-        return ops.image.affine_transform(images, transform, interpolation="bilinear",
+        return ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+    def transform_images(self, images, transformation, training=True):
+        return ops.image.affine_transform(images, transformation, interpolation="bilinear",
                                           fill_mode=self.fill_mode, fill_value=self.fill_value)
 
     def compute_output_shape(self, input_shape):
@@ -71,6 +77,17 @@ class RandomAffine(keras.layers.Layer):
                 "width_shift": self.width_shift, "height_shift": self.height_shift,
                 "zoom": self.zoom, "fill_mode": self.fill_mode, "fill_value": self.fill_value,
                 "seed": self.seed}
+
+
+# Layers that draw all their randomness in get_random_transformation and none in transform_images,
+# so a pipeline can draw in order and resample in parallel (Keras' elastic transform draws while it
+# transforms).
+DRAW_THEN_TRANSFORM = (RandomAffine, keras.layers.RandomInvert)
+
+
+def draws_apart(augmentation: keras.Sequential) -> bool:
+    """True when every layer separates drawing its parameters from applying them."""
+    return all(isinstance(layer, DRAW_THEN_TRANSFORM) for layer in augmentation.layers)
 
 
 def build(cfg: AugmentationConfig, seed: int | None = None) -> keras.Sequential:

@@ -38,3 +38,25 @@ def test_augmented_batches_stay_in_range_and_change_every_epoch(splits):
     assert not np.allclose(first, second)
     inverted_share = (first.mean(axis=(1, 2, 3)) > 0.5).mean()
     assert 0.3 < inverted_share < 0.7
+
+
+def epochs_of_images(dataset, epochs: int = 2) -> np.ndarray:
+    return np.concatenate([np.asarray(x) for _ in range(epochs) for x, _ in dataset])
+
+
+def test_parallel_resampling_gives_exactly_the_augmentation_models_images(splits, monkeypatch):
+    recipe = AugmentationConfig(15, 0.15, 0.15, 0.15, 0.5)
+    assert augment.draws_apart(augment.build(recipe))
+    parallel = epochs_of_images(pipeline.training_dataset(
+        splits.x_train, splits.y_train, 32, 0, augment.build(recipe, seed=0)))
+    monkeypatch.setattr(augment, "draws_apart", lambda augmentation: False)
+    model_by_batch = epochs_of_images(pipeline.training_dataset(
+        splits.x_train, splits.y_train, 32, 0, augment.build(recipe, seed=0)))
+    np.testing.assert_array_equal(parallel, model_by_batch)
+    assert parallel.shape == (400, 28, 28, 1)
+    assert not np.array_equal(parallel[:200], parallel[200:])  # new draws every epoch
+
+
+def test_layers_that_draw_while_transforming_are_not_split():
+    elastic = AugmentationConfig(0, 0, 0, 0, 0, elastic_probability=0.5)
+    assert not augment.draws_apart(augment.build(elastic))
