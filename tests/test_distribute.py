@@ -82,18 +82,28 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
     assert (tmp_path / "model.keras").is_file()
 
 
-def two_workers(tmp_path: Path, overrides: list[str]) -> list[dict]:
+def two_workers(tmp_path: Path, overrides: list[str], timeout: int = 600) -> list[dict]:
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = [start(tmp_path / f"worker{index}", overrides + ["trainer.strategy=multi_worker"],
                        env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                                      "task": {"type": "worker", "index": index}})})
                  for index in range(2)]
-    return [result(process) for process in processes]
+    return [result(process, timeout) for process in processes]
 
 
-@pytest.mark.slow  # two TensorFlow processes training side by side: ~60 s on 2 shared cores
 def test_two_workers_on_loopback(tmp_path):
     (chief, log), (other, _) = two_workers(tmp_path, SHORT)
     assert "strategy multi_worker: 2 replicas, global batch 32" in log
     assert chief["test_accuracy"] == pytest.approx(other["test_accuracy"])  # one synced model
     assert 0.2 < chief["test_accuracy"] <= 1.0
+
+
+@pytest.mark.slow  # three training processes on 20 000 images: ~2 min on 2 cores
+def test_two_workers_learn_as_well_as_one_process_at_the_same_global_batch(tmp_path):
+    common = ["data.train_size=20000", "data.val_size=1000", "data.test_size=2000",
+              "augmentation=none", "trainer.epochs=2", "trainer.verbose=0",
+              "trainer.early_stopping.enabled=false"]
+    single, _ = result(start(tmp_path / "single", common + ["trainer.batch_size=64"]))
+    (chief, _), _ = two_workers(tmp_path, common + ["trainer.batch_size=32"])
+    assert single["test_accuracy"] > 0.9
+    assert chief["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=0.01)
