@@ -6,6 +6,8 @@ import csv
 import json
 import logging
 import math
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -188,8 +190,10 @@ def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: T
         previous, monitor = read_history(run_dir / HISTORY_FILE), cfg.early_stopping.monitor
         best_so_far = previous[monitor][best_epoch(previous, monitor)]
     start = time.perf_counter()
-    history = model.fit(train, validation_data=val, epochs=cfg.epochs, shuffle=False,
-                        callbacks=make_callbacks(cfg, run_dir, best_so_far), verbose=cfg.verbose)
+    with ctrl_c_cannot_be_lost() as interrupt:
+        history = model.fit(train, validation_data=val, epochs=cfg.epochs, shuffle=False,
+                            callbacks=[*make_callbacks(cfg, run_dir, best_so_far), interrupt],
+                            verbose=cfg.verbose)
     seconds = time.perf_counter() - start
     losses = history.history.get("loss", [])
     if losses and not math.isfinite(losses[-1]):
@@ -199,6 +203,39 @@ def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: T
         raise TrainingDiverged(f"the loss became {losses[-1]} in epoch {done + len(losses) - 1}, "
                                f"so training stopped; {kept}. Try a lower trainer.learning_rate")
     return read_history(run_dir / HISTORY_FILE), seconds
+
+
+class InterruptAfterBatch(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_test_batch_end = on_train_batch_end
+
+
+@contextmanager
+def ctrl_c_cannot_be_lost():
+    """Ctrl-C raises KeyboardInterrupt wherever Python happens to be, and where that is one of
+    TensorFlow's finalizers the exception is printed and dropped, and training goes on (seen
+    once in CI). The signal also sets a flag that a callback checks after every batch."""
+    interrupt = InterruptAfterBatch()
+    if threading.current_thread() is not threading.main_thread():  # signals reach main only
+        yield interrupt
+        return
+
+    def on_sigint(signum, frame):
+        interrupt.requested = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def best_epoch(history: dict[str, list[float]], monitor: str) -> int:

@@ -2,13 +2,16 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import run_cli
-from digits import modelio
+from digits import modelio, trainer
 
 RESUMABLE = ["data.train_size=1000", "data.val_size=300", "data.test_size=300",
              "trainer.epochs=6", "trainer.early_stopping.enabled=false", "trainer.verbose=2",
@@ -154,3 +157,17 @@ def test_a_full_disk_is_a_clear_error(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-2000:]
     assert "No space left on device" in output and "Traceback" not in output
+
+
+def test_a_ctrl_c_whose_exception_was_dropped_still_stops_training_at_the_next_batch():
+    before = signal.getsignal(signal.SIGINT)
+    with trainer.ctrl_c_cannot_be_lost() as interrupt:
+        interrupt.on_train_batch_end(0)  # no Ctrl-C: training goes on
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass  # as one of TensorFlow's finalizers would drop it
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.on_train_batch_end(1)
+    assert signal.getsignal(signal.SIGINT) is before
