@@ -106,3 +106,12 @@ def test_fast_experiment_options_train_end_to_end(tmp_path):
     assert metrics["epochs"] == 1 and 0 <= metrics["test_accuracy"] <= 1
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert keras.saving.load_model(tmp_path / "model.keras", safe_mode=True).name == "cnn"
+
+
+def test_best_experiment_builds_its_three_block_cnn_and_trains_on_all_but_2000_images():
+    cfg = compose_train(["experiment=best"])
+    assert cfg.data.val_size == 2000 and cfg.data.train_size is None
+    assert cfg.augmentation.invert_probability == 0.5
+    model = models.build(cfg.model)
+    assert model.count_params() == 586_282
+    assert len([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]) == 6
