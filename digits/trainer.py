@@ -219,9 +219,10 @@ class InterruptAfterBatch(keras.callbacks.Callback):
 
 @contextmanager
 def ctrl_c_cannot_be_lost():
-    """Ctrl-C raises KeyboardInterrupt wherever Python happens to be, and where that is one of
-    TensorFlow's finalizers the exception is printed and dropped, and training goes on (seen
-    once in CI). The signal also sets a flag that a callback checks after every batch."""
+    """Ctrl-C raises KeyboardInterrupt wherever Python happens to be; where that is a finalizer
+    or another spot whose exceptions Python only prints, it is dropped and training goes on (CI
+    once saw a run finish after Ctrl-C). The signal also sets a flag that a callback checks after
+    every batch, so the interrupt cannot be lost."""
     interrupt = InterruptAfterBatch()
     if threading.current_thread() is not threading.main_thread():  # signals reach main only
         yield interrupt
