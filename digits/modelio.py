@@ -11,7 +11,9 @@ from pathlib import Path
 
 import keras
 
-import digits.augment  # noqa: F401  (registers digits' layers before any model is deserialised)
+# Registers digits' layers and losses before any model is deserialised.
+import digits.augment  # noqa: F401
+import digits.losses  # noqa: F401
 
 MODEL_FILE = "model.keras"
 

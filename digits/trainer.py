@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from digits import modelio
 from digits.config import Optimizer, Schedule, TrainerConfig
+from digits.losses import SparseSmoothedCrossentropy
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +39,6 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if any(value is not None and not math.isfinite(float(value)) for value in values):
             return False
         return super()._should_save_model(epoch, batch, logs, filepath)
-
-
-@keras.saving.register_keras_serializable(package="digits")
-class SparseSmoothedCrossentropy(keras.losses.Loss):
-    """Cross-entropy with label smoothing for integer labels (Keras 3's sparse loss lacks it)."""
-
-    def __init__(self, label_smoothing=0.0, num_classes=10, name="smoothed_crossentropy",
-                 **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = label_smoothing
-        self.num_classes = num_classes
-
-    def call(self, y_true, y_pred):
-        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"),
-                                    self.num_classes)
-        return keras.losses.categorical_crossentropy(one_hot, y_pred,
-                                                     label_smoothing=self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing,
-                "num_classes": self.num_classes}
 
 
 def learning_rate(cfg: TrainerConfig, steps_per_epoch: int | None):

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import SMOKE, compose_train
-from digits import augment, models, pipeline, trainer
+from digits import augment, losses, models, pipeline, trainer
 from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, ResnetConfig,
                            Schedule, TrainerConfig)
 from digits.train import run_training
@@ -51,10 +51,10 @@ def test_smoothed_loss_matches_keras_categorical_crossentropy():
     predictions = keras.ops.softmax(np.random.default_rng(1).normal(size=(3, 10)))
     expected = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(
         keras.ops.one_hot(labels, 10), predictions)
-    got = trainer.SparseSmoothedCrossentropy(0.1)(labels, predictions)
+    got = losses.SparseSmoothedCrossentropy(0.1)(labels, predictions)
     np.testing.assert_allclose(float(got), float(expected), rtol=1e-6)
     unsmoothed = keras.losses.SparseCategoricalCrossentropy()(labels, predictions)
-    np.testing.assert_allclose(float(trainer.SparseSmoothedCrossentropy(0.0)(labels, predictions)),
+    np.testing.assert_allclose(float(losses.SparseSmoothedCrossentropy(0.0)(labels, predictions)),
                                float(unsmoothed), rtol=1e-6)
 
 

@@ -1,0 +1,26 @@
+"""Losses that Keras lacks, registered so every model file that uses one loads (digits.modelio)."""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="digits")
+class SparseSmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy with label smoothing for integer labels (Keras 3's sparse loss lacks it)."""
+
+    def __init__(self, label_smoothing=0.0, num_classes=10, name="smoothed_crossentropy",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+        self.num_classes = num_classes
+
+    def call(self, y_true, y_pred):
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"),
+                                    self.num_classes)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred,
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing,
+                "num_classes": self.num_classes}
