@@ -54,12 +54,16 @@ def learning_rate(cfg: TrainerConfig, steps_per_epoch: int | None):
 
 
 def make_optimizer(cfg: TrainerConfig, steps_per_epoch: int | None = None):
+    """With trainer.ema_momentum, Keras keeps a moving average of the weights and `fit` ends by
+    writing it into the model: the saved and evaluated model is the average."""
     rate = learning_rate(cfg, steps_per_epoch)
+    ema = ({"use_ema": True, "ema_momentum": cfg.ema_momentum} if cfg.ema_momentum is not None
+           else {})
     if cfg.optimizer is Optimizer.adam:
-        return keras.optimizers.Adam(rate)
+        return keras.optimizers.Adam(rate, **ema)
     if cfg.optimizer is Optimizer.adamw:
-        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay)
-    return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay, **ema)
+    return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **ema)
 
 
 def starting_model(cfg: TrainerConfig, build: Callable[[], keras.Model]) -> keras.Model:

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from conftest import SMOKE, compose_train
 from digits import augment, losses, models, pipeline, trainer
-from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, ResnetConfig,
-                           Schedule, TrainerConfig)
+from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, MlpConfig,
+                           ResnetConfig, Schedule, TrainerConfig)
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -37,6 +37,7 @@ def test_resnet_blocks_add_a_shortcut_each():
     ("trainer.steps_per_execution=0", "trainer.steps_per_execution"),
     ("trainer.warmup_epochs=10", "trainer.warmup_epochs"),
     ("trainer.plateau_factor=1.5", "trainer.plateau_factor"),
+    ("trainer.ema_momentum=1", "trainer.ema_momentum"),
     ("augmentation.elastic_probability=2", "augmentation.elastic_probability"),
     ("model=resnet model.blocks_per_stage=0", "model.blocks_per_stage"),
     ("model=cnn model.convs_per_block=0", "model.convs_per_block"),
@@ -69,6 +70,27 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 def test_plateau_schedule_adds_reduce_lr_on_plateau(tmp_path):
     callbacks = trainer.make_callbacks(TrainerConfig(schedule=Schedule.plateau), tmp_path)
     assert any(isinstance(c, keras.callbacks.ReduceLROnPlateau) for c in callbacks)
+
+
+def test_ema_ends_training_with_the_averaged_weights():
+    x = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
+    y = np.arange(64) % 10
+
+    def trained(ema_momentum):
+        keras.utils.set_random_seed(3)
+        model = models.build(MlpConfig(hidden_units=[16]))
+        trainer.compile_model(model, TrainerConfig(learning_rate=0.05, ema_momentum=ema_momentum))
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        return model
+
+    plain, averaged = trained(None), trained(0.9)
+    assert averaged.optimizer.use_ema and averaged.optimizer.ema_momentum == 0.9
+    # Same start, same steps: only the averaging at the end tells them apart.
+    for w_plain, w_averaged, moving_average in zip(
+            plain.trainable_weights, averaged.trainable_weights,
+            averaged.optimizer._model_variables_moving_average):
+        np.testing.assert_array_equal(w_averaged.numpy(), moving_average.numpy())
+        assert not np.allclose(w_plain.numpy(), w_averaged.numpy())
 
 
 def test_mixed_precision_keeps_softmax_float32_and_restores_the_policy():
