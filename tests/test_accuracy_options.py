@@ -134,6 +134,7 @@ def test_best_experiment_builds_its_three_block_cnn_and_trains_on_all_but_2000_i
     cfg = compose_train(["experiment=best"])
     assert cfg.data.val_size == 2000 and cfg.data.train_size is None
     assert cfg.augmentation.invert_probability == 0.5
+    assert cfg.trainer.ema_momentum == 0.999 and cfg.trainer.batch_size == 64
     model = models.build(cfg.model)
     assert model.count_params() == 586_282
     assert len([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]) == 6
