@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -62,6 +63,8 @@ def test_sigkill_after_two_epochs_then_the_same_command_goes_on(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 6
     assert not (run_dir / "backup").exists()  # removed once training finished
+    # The optimiser's state came back too: its step count (which drives any schedule) went on.
+    assert int(modelio.load(run_dir).optimizer.iterations) == 6 * math.ceil(1000 / 32)
 
 
 def test_resume_option_restarts_a_run_from_its_saved_config(tmp_path):
