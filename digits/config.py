@@ -203,7 +203,7 @@ class TrainerConfig:
     optimizer: Optimizer = Optimizer.adam
     learning_rate: float = 1e-3
     weight_decay: float = 0.0  # used by adamw
-    ema_momentum: Optional[float] = None  # e.g. 0.999: train, then keep, a moving average of weights
+    ema_momentum: Optional[float] = None  # e.g. 0.999: keep, and end with, a moving average of weights
     batch_size: int = 32
     epochs: int = 10
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
@@ -234,6 +234,14 @@ class TrainerConfig:
         check(self.learning_rate > 0, "trainer.learning_rate", self.learning_rate, "> 0")
         check(self.ema_momentum is None or 0 < self.ema_momentum < 1, "trainer.ema_momentum",
               self.ema_momentum, "null or in (0, 1)")
+        # Keras writes the average into the model before EarlyStopping restores the best epoch's
+        # own weights, which would silently replace it.
+        stopping = self.early_stopping
+        check(self.ema_momentum is None or not (stopping.enabled and stopping.restore_best_weights),
+              "trainer.ema_momentum", self.ema_momentum,
+              "null while early stopping restores the best epoch's weights (they would replace "
+              "the average): set trainer.early_stopping.restore_best_weights=false or "
+              "trainer.early_stopping.enabled=false")
         check(self.weight_decay >= 0, "trainer.weight_decay", self.weight_decay, ">= 0")
         check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
         check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from conftest import SMOKE, compose_train
 from digits import augment, losses, models, pipeline, trainer
-from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, MlpConfig,
-                           ResnetConfig, Schedule, TrainerConfig)
+from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, EarlyStoppingConfig,
+                           MlpConfig, ResnetConfig, Schedule, TrainerConfig)
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -38,6 +38,7 @@ def test_resnet_blocks_add_a_shortcut_each():
     ("trainer.warmup_epochs=10", "trainer.warmup_epochs"),
     ("trainer.plateau_factor=1.5", "trainer.plateau_factor"),
     ("trainer.ema_momentum=1", "trainer.ema_momentum"),
+    ("trainer.ema_momentum=0.99", "restore_best_weights=false"),  # default: ES restores weights
     ("augmentation.elastic_probability=2", "augmentation.elastic_probability"),
     ("model=resnet model.blocks_per_stage=0", "model.blocks_per_stage"),
     ("model=cnn model.convs_per_block=0", "model.convs_per_block"),
@@ -79,7 +80,9 @@ def test_ema_ends_training_with_the_averaged_weights():
     def trained(ema_momentum):
         keras.utils.set_random_seed(3)
         model = models.build(MlpConfig(hidden_units=[16]))
-        trainer.compile_model(model, TrainerConfig(learning_rate=0.05, ema_momentum=ema_momentum))
+        cfg = TrainerConfig(learning_rate=0.05, ema_momentum=ema_momentum,
+                            early_stopping=EarlyStoppingConfig(enabled=False))
+        trainer.compile_model(model, cfg)
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         return model
 
