@@ -203,7 +203,7 @@ class TrainerConfig:
     optimizer: Optimizer = Optimizer.adam
     learning_rate: float = 1e-3
     weight_decay: float = 0.0  # used by adamw
-    ema_momentum: Optional[float] = None  # e.g. 0.999: keep, and end with, a moving average of weights
+    ema_momentum: Optional[float] = None  # e.g. 0.999: end with a moving average of the weights
     batch_size: int = 32
     epochs: int = 10
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
