@@ -90,29 +90,40 @@ def stratified_split(labels: np.ndarray, size: int, seed: int) -> tuple[np.ndarr
     return np.sort(by_class[taken]), np.sort(by_class[~taken])
 
 
+def read_digit_photo(path: Path) -> tuple[np.ndarray | None, str | None]:
+    """A photo of one digit -> (its 28x28 as digits-predict reads it, None) or (None, why not)."""
+    import cv2  # OpenCV: loaded only for folders of photos
+
+    from digits import photos, vision
+
+    try:
+        return vision.to_mnist(photos.decode(path)), None
+    except (ValueError, cv2.error) as error:  # vision.NoDigitError is a ValueError too
+        return None, str(error)
+
+
 def read_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
     """DIR/0 .. DIR/9 photos -> (uint8 (n, 28, 28), labels), each photo preprocessed exactly as
     digits-predict reads it. Photos that cannot be read, or show no digit, are skipped and named."""
-    from digits.predict import IMAGE_SUFFIXES, load_and_prepare  # predict needs Keras: load late
+    from digits import photos
 
     if not root.is_dir():
         raise DataError(f"data.path={root} is not a folder (expected sub-folders 0 .. 9 of photos)")
     files = [(path, digit) for digit in range(10) if (root / str(digit)).is_dir()
              for path in sorted((root / str(digit)).iterdir())
-             if path.suffix.lower() in IMAGE_SUFFIXES]
+             if path.suffix.lower() in photos.IMAGE_SUFFIXES]
     if not files:
         raise DataError(f"{root} holds no photos in sub-folders 0 .. 9 "
-                        f"(image types: {', '.join(sorted(IMAGE_SUFFIXES))})")
+                        f"(image types: {', '.join(sorted(photos.IMAGE_SUFFIXES))})")
     with ThreadPoolExecutor() as pool:  # OpenCV releases the GIL: photos in parallel
-        prepared = list(pool.map(load_and_prepare, [str(path) for path, _ in files],
-                                 [False] * len(files)))
+        read = list(pool.map(read_digit_photo, [path for path, _ in files]))
     images, labels, skipped = [], [], []
-    for (path, digit), (reading, boxes) in zip(files, prepared):
-        if boxes:
-            images.append(boxes[0])
+    for (path, digit), (image, error) in zip(files, read):
+        if image is not None:
+            images.append(image)
             labels.append(digit)
         else:
-            skipped.append(f"{path.relative_to(root)} ({reading.error})")
+            skipped.append(f"{path.relative_to(root)} ({error})")
     if skipped:
         log.warning("skipped %d of %d photos in %s: %s", len(skipped), len(files), root,
                     "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))

@@ -10,7 +10,6 @@ import argparse
 import csv
 import functools
 import glob
-import io
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +19,11 @@ from pathlib import Path
 import cv2
 import keras
 import numpy as np
-import PIL.Image
 import tensorflow as tf
 
 from digits import modelio, pipeline, vision
+from digits.photos import IMAGE_SUFFIXES, decode
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 MIN_CONFIDENCE = 0.6
 
 
@@ -118,38 +116,6 @@ def read_number(model: keras.Model, image: np.ndarray, path: str = "image",
                 min_confidence: float = MIN_CONFIDENCE) -> Reading:
     """A decoded photo of a number -> a Reading whose `number` is the digits, left to right."""
     return answer(model, [prepare(image, path, True)], True, min_confidence)[0]
-
-
-REDUCED_JPEG = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                8: cv2.IMREAD_REDUCED_COLOR_8}
-
-
-def decode_flags(data: np.ndarray) -> int:
-    """How to decode: a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg scales in
-    the DCT: ~9x faster for a 48 MP photo) as long as it stays above vision.WORK_SIDE."""
-    if data[:2].tobytes() != b"\xff\xd8":
-        return cv2.IMREAD_UNCHANGED
-    try:
-        longer_side = max(PIL.Image.open(io.BytesIO(data.tobytes())).size)  # reads the header
-    except (OSError, ValueError, PIL.Image.DecompressionBombError):
-        return cv2.IMREAD_UNCHANGED
-    factor = max([f for f in REDUCED_JPEG if longer_side / f >= vision.WORK_SIDE], default=1)
-    return REDUCED_JPEG.get(factor, cv2.IMREAD_UNCHANGED)
-
-
-def decode(path: Path) -> np.ndarray:
-    """Read an image file; raise ValueError with a reason a user understands."""
-    if not path.exists():
-        raise ValueError("file not found")
-    if not path.is_file():
-        raise ValueError("not a file")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise ValueError("empty file")
-    image = cv2.imdecode(data, decode_flags(data))
-    if image is None:
-        raise ValueError("not a readable image (corrupt, truncated or not an image format)")
-    return image
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
