@@ -13,8 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_distribute import one_process_and_two_workers  # noqa: E402
+from digits.processes import one_process_and_two_workers
 
 train_size = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
 epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 5

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SMOKE, compose_train
+from helpers import SMOKE, compose_train
 from digits import augment, losses, models, pipeline, trainer
 from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, EarlyStoppingConfig,
                            MlpConfig, ResnetConfig, Schedule, TrainerConfig)

@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from conftest import SMOKE, compose_train, run_cli
+from helpers import SMOKE, compose_train, run_cli
 from digits.config import CnnConfig, ConfigError, MlpConfig, Optimizer
 
 

@@ -2,67 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import pytest
 import tensorflow as tf
 
-from conftest import SMOKE, compose_train
 from digits import distribute, models
 from digits.config import ConfigError, MlpConfig
-
-# Logical devices must be made before TensorFlow starts, so every distributed run is a new process.
-WORKER = """
-import json, logging, sys
-from pathlib import Path
-logging.basicConfig(level=logging.INFO)
-import tensorflow as tf
-cpus = int(sys.argv[2])
-if cpus > 1:
-    tf.config.set_logical_device_configuration(
-        tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * cpus)
-sys.path.insert(0, sys.argv[3])
-from conftest import compose_train
-from digits.train import run_training
-metrics = run_training(compose_train(json.loads(sys.argv[4])), Path(sys.argv[1]))
-print("RESULT", json.dumps(metrics))
-"""
-TESTS = str(Path(__file__).parent)
-
-
-def start(run_dir: Path, overrides: list[str], cpus: int = 1, env: dict | None = None):
-    """A training process; its output goes to files (pipes could fill and stall a collective)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([sys.executable, "-c", WORKER, str(run_dir), str(cpus), TESTS,
-                                json.dumps(overrides)], env={**os.environ, **(env or {})},
-                               stdout=open(run_dir / "stdout.txt", "w"),
-                               stderr=open(run_dir / "stderr.txt", "w"))
-    process.run_dir = run_dir
-    return process
-
-
-def result(process, timeout: int = 600) -> tuple[dict, str]:
-    """(metrics, log) of a finished worker."""
-    process.wait(timeout=timeout)
-    out, err = ((process.run_dir / name).read_text() for name in ("stdout.txt", "stderr.txt"))
-    assert process.returncode == 0, err[-3000:]
-    return json.loads(out.split("RESULT ", 1)[1]), err
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from digits.processes import one_process_and_two_workers, result, start, two_workers
+from helpers import SMOKE, compose_train
 
 
 def test_unknown_strategy_and_missing_tf_config_are_refused(monkeypatch):
@@ -92,32 +41,11 @@ def test_one_replica_keeps_keras_own_batch_norm():
     assert not any(getattr(layer, "synchronized", False) for layer in model.layers)
 
 
-def two_workers(tmp_path: Path, overrides: list[str], timeout: int = 600) -> list[dict]:
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = [start(tmp_path / f"worker{index}", overrides + ["trainer.strategy=multi_worker"],
-                       env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
-                                                     "task": {"type": "worker", "index": index}})})
-                 for index in range(2)]
-    return [result(process, timeout) for process in processes]
-
-
 def test_two_workers_on_loopback(tmp_path):
     (chief, log), (other, _) = two_workers(tmp_path, SHORT)
     assert "strategy multi_worker: 2 replicas, global batch 32" in log
     assert chief["test_accuracy"] == pytest.approx(other["test_accuracy"])  # one synced model
     assert 0.2 < chief["test_accuracy"] <= 1.0
-
-
-def one_process_and_two_workers(scratch: Path, train_size: int, epochs: int,
-                                overrides: list[str] = (), timeout: int = 600) -> tuple[dict, dict]:
-    """Metrics of one process at batch 64 and of the chief of two workers at 32 each: the same
-    global batch, scored on the same 2000 test images."""
-    common = [f"data.train_size={train_size}", "data.val_size=1000", "data.test_size=2000",
-              f"trainer.epochs={epochs}", "trainer.verbose=0",
-              "trainer.early_stopping.enabled=false", *overrides]
-    single, _ = result(start(scratch / "single", common + ["trainer.batch_size=64"]), timeout)
-    (chief, _), _ = two_workers(scratch, common + ["trainer.batch_size=32"], timeout)
-    return single, chief
 
 
 @pytest.mark.slow  # three training processes on 20 000 images: ~1 min on 2 cores

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import SMOKE, run_cli
+from helpers import SMOKE, run_cli
 from digits import evaluate
 
 

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_cli
 from digits import export, modelio
-from test_predict import MODEL
+from helpers import SMALL_CNN as MODEL, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import compose_train, run_cli
+from helpers import compose_train, run_cli
 from digits import data, evaluate, handwriting, modelio, train, vision
 from digits.config import ConfigError, FolderDataConfig
 

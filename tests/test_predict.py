@@ -1,18 +1,13 @@
 """digits-predict and its Python API, on committed photo samples and generated bad files."""
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from digits import modelio, predict
-from test_vision import PHOTOS, drawn_digit, labelled_photos
-
-# A small CNN trained on the bundled MNIST (see tests/data/README.md for the command).
-MODEL = Path(__file__).parent / "data" / "small_cnn.keras"
+from helpers import PHOTOS, SMALL_CNN as MODEL, drawn_digit, labelled_photos, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from digits import modelio, trainer
 
 RESUMABLE = ["data.train_size=1000", "data.val_size=300", "data.test_size=300",

@@ -7,7 +7,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
-from conftest import run_cli
+from helpers import run_cli
 from digits import report
 
 TINY = ["data.train_size=300", "data.val_size=200", "data.test_size=200", "trainer.epochs=1",

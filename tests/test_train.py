@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import SMOKE, compose_train, run_cli
+from helpers import SMOKE, compose_train, run_cli
 from digits import evaluate, train
 
 ARTEFACTS = ["model.keras", "metrics.json", "history.csv", "plots/curves.png",

@@ -1,27 +1,11 @@
 """Photo -> MNIST-style 28x28, on real photo-like samples and on drawn images."""
 
-import csv
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from digits import vision
-
-PHOTOS = Path(__file__).parent / "data" / "photos"
-
-
-def labelled_photos():
-    with open(PHOTOS / "labels.csv") as file:
-        return [(PHOTOS / name, label) for name, label in csv.reader(file)]
-
-
-def drawn_digit(text="7", size=(480, 640), paper=235, ink=30, thickness=18):
-    image = np.full((*size, 3), paper, np.uint8)
-    cv2.putText(image, text, (size[1] // 3, int(size[0] * 0.75)), cv2.FONT_HERSHEY_SIMPLEX,
-                size[0] / 60, (ink, ink, ink), thickness)
-    return image
+from helpers import PHOTOS, drawn_digit, labelled_photos
 
 
 def assert_mnist_like(box):

@@ -1,0 +1,55 @@
+"""Shared test helpers (plain functions and constants; fixtures live in conftest.py).
+
+Test files import these as `from helpers import ...`; they never import each other or conftest.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from hydra import compose, initialize_config_module
+
+from digits import config
+
+config.register_configs()
+
+DATA = Path(__file__).parent / "data"
+PHOTOS = DATA / "photos"
+# A small CNN trained on the bundled MNIST (see tests/data/README.md for the command).
+SMALL_CNN = DATA / "small_cnn.keras"
+
+# One epoch on a few hundred real images: the smoke settings every end-to-end test starts from.
+SMOKE = ["data.train_size=300", "data.val_size=200", "data.test_size=200", "trainer.epochs=1",
+         "trainer.verbose=0"]
+
+
+def compose_train(overrides: list[str] = ()) -> config.TrainConfig:
+    """The composed training config as dataclasses, exactly as `digits-train` would see it."""
+    with initialize_config_module("digits.conf", version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides))
+    return config.to_objects(cfg)
+
+
+def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 300, env=None):
+    """Run an entry point as a user would (`python -m digits.X args`), capturing its output."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def labelled_photos() -> list[tuple[Path, str]]:
+    """The committed photo samples and their labels (tests/data/photos/labels.csv)."""
+    with open(PHOTOS / "labels.csv") as file:
+        return [(PHOTOS / name, label) for name, label in csv.reader(file)]
+
+
+def drawn_digit(text="7", size=(480, 640), paper=235, ink=30, thickness=18) -> np.ndarray:
+    """A photo-like BGR image of `text` drawn dark on light paper."""
+    image = np.full((*size, 3), paper, np.uint8)
+    cv2.putText(image, text, (size[1] // 3, int(size[0] * 0.75)), cv2.FONT_HERSHEY_SIMPLEX,
+                size[0] / 60, (ink, ink, ink), thickness)
+    return image
