@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from digits.config import CnnConfig, ConvnetConfig, MlpConfig, ResnetConfig
+from digits.config import CnnConfig, CnnGapConfig, MlpConfig, ResnetConfig
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -57,15 +57,16 @@ def classifier(x, dropout: float):
     return layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
 
 
-def convnet(cfg: ConvnetConfig) -> keras.Model:
-    """Regularised CNN: per block `convs_per_block` 3x3 convs (BN, relu), max-pool, dropout."""
+def cnn_gap(cfg: CnnGapConfig) -> keras.Model:
+    """Per block `convs_per_block` 3x3 convs (BN, relu), max-pool, dropout; then a global average
+    pooling head instead of cnn's dense layer."""
     inputs = x = keras.Input(INPUT_SHAPE)
     for filters in cfg.filters:
         for _ in range(cfg.convs_per_block):
             x = conv_bn_relu(x, filters)
         x = layers.MaxPooling2D()(x)
         x = layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, classifier(x, cfg.dropout), name="convnet")
+    return keras.Model(inputs, classifier(x, cfg.dropout), name="cnn_gap")
 
 
 def resnet(cfg: ResnetConfig) -> keras.Model:
@@ -86,7 +87,7 @@ def resnet(cfg: ResnetConfig) -> keras.Model:
     return keras.Model(inputs, classifier(x, cfg.dropout), name="resnet")
 
 
-BUILDERS = {"mlp": mlp, "cnn": cnn, "convnet": convnet, "resnet": resnet}
+BUILDERS = {"mlp": mlp, "cnn": cnn, "cnn_gap": cnn_gap, "resnet": resnet}
 
 
 def build(cfg) -> keras.Model:

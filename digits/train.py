@@ -122,6 +122,8 @@ def stop(message: str, status: int) -> float:
 @hydra.main(version_base="1.3", config_path="pkg://digits.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    for warning in config.renamed_option_warnings(HydraConfig.get().runtime.choices):
+        log.warning(warning)
     try:
         if cfg.resume:
             run_dir = Path(cfg.resume)
@@ -131,7 +133,7 @@ def main(cfg: DictConfig) -> float:
             metrics = run_training(train_cfg, run_dir)
     except (config.ConfigError, data.DataError, RunFolderError, modelio.ModelLoadError) as error:
         return stop(str(error), 2)
-    except MissingMandatoryValue as error:  # a ??? in the config, e.g. data=npz without data.path
+    except MissingMandatoryValue as error:  # a group removed from the command, e.g. ~data
         return stop(f"{error.full_key} is required: add {error.full_key}=... to the command", 2)
     except trainer.TrainingDiverged as error:
         return stop(str(error), 3)

@@ -9,14 +9,14 @@ import tensorflow as tf
 
 from helpers import SMOKE, compose_train
 from digits import augment, losses, models, pipeline, trainer
-from digits.config import (AugmentationConfig, ConfigError, ConvnetConfig, EarlyStoppingConfig,
+from digits.config import (AugmentationConfig, ConfigError, CnnGapConfig, EarlyStoppingConfig,
                            MlpConfig, ResnetConfig, Schedule, TrainerConfig)
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
 
 
-@pytest.mark.parametrize("cfg", [ConvnetConfig(filters=[8, 16]),
+@pytest.mark.parametrize("cfg", [CnnGapConfig(filters=[8, 16]),
                                  ResnetConfig(filters=[8, 16], blocks_per_stage=1)])
 def test_new_models_output_probabilities_and_load_in_safe_mode(cfg, tmp_path):
     model = models.build(cfg)
@@ -99,7 +99,7 @@ def test_ema_ends_training_with_the_averaged_weights():
 def test_mixed_precision_keeps_softmax_float32_and_restores_the_policy():
     with trainer.precision(TrainerConfig(mixed_precision=True)):
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
-        model = models.build(ConvnetConfig(filters=[8]))
+        model = models.build(CnnGapConfig(filters=[8]))
     assert keras.mixed_precision.global_policy().name == "float32"
     assert model.layers[1].compute_dtype == "float16"
     assert model(X).dtype == "float32"

@@ -19,11 +19,11 @@ def test_defaults_are_the_articles_recipe():
     assert cfg.trainer.early_stopping.monitor == "val_loss"
     assert cfg.trainer.early_stopping.restore_best_weights
     assert cfg.data.path is None and cfg.data.val_size == 10_000
-    assert compose_train(["experiment=seed_article"]) == cfg
+    assert compose_train(["experiment=article"]) == cfg
 
 
 def test_groups_compose_into_their_schemas():
-    cfg = compose_train(["model=cnn", "augmentation=none", "trainer=fast", "model.filters=[8]"])
+    cfg = compose_train(["model=cnn", "augmentation=none", "trainer=smoke", "model.filters=[8]"])
     assert isinstance(cfg.model, CnnConfig) and cfg.model.filters == [8]
     assert cfg.augmentation.invert_probability == 0 and cfg.trainer.epochs == 1
 

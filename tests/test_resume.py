@@ -146,7 +146,7 @@ def test_an_unwritable_run_folder_is_a_clear_error(tmp_path):
 
 def test_an_unwritable_run_location_is_one_clear_line(tmp_path):
     (tmp_path / "file").write_text("")
-    result = run_cli("digits.train", "trainer=fast", f"hydra.run.dir={tmp_path}/file/run")
+    result = run_cli("digits.train", "trainer=smoke", f"hydra.run.dir={tmp_path}/file/run")
     assert result.returncode == 1
     assert "cannot write the run folder" in result.stderr and "Traceback" not in result.stderr
 

@@ -19,7 +19,7 @@ def grid(tmp_path_factory):
     sweep = tmp_path_factory.mktemp("grid")
     # A 2x2 grid in which the two jobs with a negative learning rate fail their config check.
     result = run_cli("digits.train", "-m", "trainer.learning_rate=0.001,-1",
-                     "augmentation=none,seed", *TINY, f"hydra.sweep.dir={sweep}", timeout=600)
+                     "augmentation=none,article", *TINY, f"hydra.sweep.dir={sweep}", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return sweep, result
 
@@ -91,7 +91,7 @@ def test_optuna_search_runs_its_trials_and_writes_the_best(tmp_path):
 ])
 def test_launchers_run_every_job(tmp_path, plugin, launcher):
     pytest.importorskip(plugin, reason="the sweeps extra is needed")
-    result = run_cli("digits.train", "-m", "augmentation=none,seed", *TINY, *launcher,
+    result = run_cli("digits.train", "-m", "augmentation=none,article", *TINY, *launcher,
                      f"hydra.sweep.dir={tmp_path}", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == ["0", "1"]
