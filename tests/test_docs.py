@@ -347,6 +347,8 @@ def parser_of(module_name: str, monkeypatch) -> argparse.ArgumentParser:
 
 
 def command_section(tool: str) -> str:
+    if not COMMANDS.exists():
+        pytest.fail("docs/commands.md does not exist")
     for heading, lines in sections(COMMANDS.read_text()):
         if re.fullmatch(rf"`?{re.escape(tool)}`?", heading):
             return "\n".join(lines)
