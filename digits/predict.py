@@ -1,4 +1,4 @@
-"""Prediction entry point: `digits-predict --model MODEL [--number] INPUT...`: photos -> digits.
+"""Read photos of digits: `digits-predict --model MODEL [--number] INPUT...`: photos -> digits.
 
 The Python API: `read_digits(model, images)` for decoded single-digit photos, `read_number(model,
 image)` for a photo of a number, `read_files(model, paths, ...)` for files (what the CLI prints).
@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import modelio, pipeline, vision
+from digits import cli, pipeline, vision
 from digits.photos import IMAGE_SUFFIXES, decode
 
 MIN_CONFIDENCE = 0.6
@@ -39,6 +39,7 @@ class Reading:
     error: str | None = None
     number: str | None = None  # with --number: the digits read, left to right
     digits: list[dict] | None = None  # with --number: one reading per digit
+    probabilities: list[float] | None = None  # all ten (per digit in `digits` with --number)
     image: np.ndarray | None = field(default=None, repr=False)  # what the model saw (28x28)
     unreadable: bool = False  # the file itself failed (missing, corrupt...), not just blank
 
@@ -47,6 +48,8 @@ class Reading:
                   if key not in ("image", "unreadable")}
         if not number:
             del result["number"], result["digits"]
+        else:
+            del result["probabilities"]
         return result
 
 
@@ -70,7 +73,8 @@ def describe(probabilities: np.ndarray, min_confidence: float) -> dict:
     return {"digit": int(top[0]), "confidence": float(probabilities[top[0]]),
             "top3": [{"digit": int(d), "confidence": round(float(probabilities[d]), 4)}
                      for d in top],
-            "low_confidence": bool(probabilities[top[0]] < min_confidence)}
+            "low_confidence": bool(probabilities[top[0]] < min_confidence),
+            "probabilities": [float(p) for p in probabilities]}
 
 
 def prepare(image: np.ndarray, path: str, number: bool) -> tuple[Reading, list[np.ndarray]]:
@@ -85,7 +89,15 @@ def prepare(image: np.ndarray, path: str, number: bool) -> tuple[Reading, list[n
 def answer(model: keras.Model, prepared: list[tuple[Reading, list[np.ndarray]]], number: bool,
            min_confidence: float) -> list[Reading]:
     """Classify every prepared digit in one batch and fill in the readings."""
-    probabilities = iter(classify(model, [box for _, boxes in prepared for box in boxes]))
+    probabilities = classify(model, [box for _, boxes in prepared for box in boxes])
+    return fill_in(prepared, probabilities, number, min_confidence)
+
+
+def fill_in(prepared: list[tuple[Reading, list[np.ndarray]]], probabilities: np.ndarray,
+            number: bool, min_confidence: float) -> list[Reading]:
+    """The readings, given the probabilities of every prepared digit in order (the web server
+    classifies many requests' digits in one model call, then fills in each request's)."""
+    probabilities = iter(probabilities)
     for reading, boxes in prepared:
         if not boxes:
             continue
@@ -167,6 +179,9 @@ def table(readings: list[Reading], number: bool) -> str:
     return "\n".join(lines)
 
 
+OUTPUT_OPTIONS = ("json", "csv", "plot")
+
+
 def write_outputs(readings: list[Reading], args: argparse.Namespace) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps([r.to_json(args.number) for r in readings],
@@ -183,38 +198,50 @@ def write_outputs(readings: list[Reading], args: argparse.Namespace) -> None:
         plots.save(plots.predictions(readings, args.number), Path(args.plot))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digits-predict",
-                                     description="Read handwritten digits in photos.")
+EXAMPLES = """\
+  digits-predict --model RUN photo.jpg
+  digits-predict --model RUN my_digits/ "scans/*.png" --json readings.json
+  digits-predict --model RUN --number receipt.jpg --plot what_it_saw.png
+  digits-predict --model model.keras photo.jpg --csv readings.csv --overwrite"""
+
+PROG = "digits-predict"
+
+
+def parser() -> cli.Parser:
+    parser = cli.Parser(PROG, "Read handwritten digits in photos: one digit per photo, or a "
+                        "number per photo with --number.", EXAMPLES)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
-    parser.add_argument("--model", required=True, help="a run folder or a .keras file")
+    cli.add_model(parser)
     parser.add_argument("--number", action="store_true",
                         help="each photo holds a number: read all its digits, left to right")
-    parser.add_argument("--json", help="write the readings as JSON to this file")
-    parser.add_argument("--csv", help="write the readings as CSV to this file")
-    parser.add_argument("--plot", help="write a figure: each photo, what the model saw, the answer")
-    parser.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
+    parser.add_argument("--json", metavar="FILE", help="write the readings as JSON to this file")
+    parser.add_argument("--csv", metavar="FILE", help="write the readings as CSV to this file")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="write a figure: each photo, what the model saw, the answer")
+    parser.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE, metavar="P",
                         help=f"mark answers below this confidence (default {MIN_CONFIDENCE})")
-    args = parser.parse_args(argv)
-    try:
-        model = modelio.load(args.model)
-    except modelio.ModelLoadError as error:
-        print(f"digits-predict: {error}", file=sys.stderr)
-        return 2
+    cli.add_overwrite(parser)
+    return parser
+
+
+def command(args: argparse.Namespace) -> int:
+    for option in OUTPUT_OPTIONS:  # before any work: a refused output costs nothing
+        if getattr(args, option):
+            cli.refuse_existing(Path(getattr(args, option)), args.overwrite, f"--{option}")
+    model = cli.load_model(PROG, args)
     paths = expand_inputs(args.inputs)
     readings = read_files(model, paths, args.number, args.min_confidence,
                           progress=len(paths) > 20 and sys.stderr.isatty())
     print(table(readings, args.number))
-    try:
-        write_outputs(readings, args)
-    except OSError as error:
-        print(f"digits-predict: cannot write the output: {error}", file=sys.stderr)
-        return 2
+    write_outputs(readings, args)
     failed = sum(r.unreadable for r in readings)
     if failed:
-        print(f"digits-predict: {failed} of {len(readings)} inputs could not be read",
-              file=sys.stderr)
-    return 1 if failed else 0
+        cli.print_error(PROG, f"{failed} of {len(readings)} inputs could not be read")
+    return cli.FAILED if failed else cli.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
 
 
 if __name__ == "__main__":
