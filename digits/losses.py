@@ -1,4 +1,12 @@
-"""Losses that Keras lacks, registered so every model file that uses one loads (digits.modelio)."""
+"""The loss of older runs, kept registered so their model files still load in digits.
+
+New runs never save it: with label smoothing they train with Keras' own
+``CategoricalCrossentropy(label_smoothing=...)`` on one-hot labels (digits.pipeline), so their
+model files load in plain Keras. Runs trained before that change name
+``digits>SparseSmoothedCrossentropy`` in their compile config; digits.modelio imports this module so
+``digits-evaluate``, ``digits-predict`` and ``trainer.init_from`` still read them. Do not use it
+for anything new, and do not delete it while such run folders may exist.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import keras
 
 @keras.saving.register_keras_serializable(package="digits")
 class SparseSmoothedCrossentropy(keras.losses.Loss):
-    """Cross-entropy with label smoothing for integer labels (Keras 3's sparse loss lacks it)."""
+    """Cross-entropy with label smoothing for integer labels (loading old model files only)."""
 
     def __init__(self, label_smoothing=0.0, num_classes=10, name="smoothed_crossentropy",
                  **kwargs):

@@ -21,9 +21,24 @@ def invert(images: np.ndarray) -> np.ndarray:
     return 255 - images
 
 
+NUM_CLASSES = 10
+
+
+def one_hot_labels(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """(images, digit) -> (images, one-hot digit): what Keras' CategoricalCrossentropy takes, the
+    built-in loss with label smoothing (so the saved model needs no custom loss to load)."""
+    return dataset.map(lambda images, labels: (images, tf.one_hot(labels, NUM_CLASSES)))
+
+
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                     augmentation: keras.Sequential | None = None) -> tf.data.Dataset:
-    """Reshuffled every epoch, augmented on the fly batch by batch."""
+                     augmentation: keras.Sequential | None = None,
+                     one_hot: bool = False) -> tf.data.Dataset:
+    """Reshuffled every epoch, augmented on the fly batch by batch; labels one-hot if `one_hot`."""
+    dataset = _training_dataset(x, y, batch_size, seed, augmentation)
+    return one_hot_labels(dataset).prefetch(AUTOTUNE) if one_hot else dataset
+
+
+def _training_dataset(x, y, batch_size, seed, augmentation):
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
@@ -58,7 +73,11 @@ def _draw_in_order_resample_in_parallel(dataset: tf.data.Dataset, layers) -> tf.
     return dataset.map(draw).map(transform, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
-def evaluation_dataset(x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
+def evaluation_dataset(x: np.ndarray, y: np.ndarray, batch_size: int,
+                       one_hot: bool = False) -> tf.data.Dataset:
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-    return dataset.map(lambda images, labels: (normalise(images), labels),
-                       num_parallel_calls=AUTOTUNE).cache().prefetch(AUTOTUNE)
+    dataset = dataset.map(lambda images, labels: (normalise(images), labels),
+                          num_parallel_calls=AUTOTUNE)
+    if one_hot:
+        dataset = one_hot_labels(dataset)
+    return dataset.cache().prefetch(AUTOTUNE)

@@ -55,10 +55,11 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
              len(splits.x_val), len(splits.x_test))
     augmentation = augment.build(cfg.augmentation, seed=cfg.seed)
     global_batch = cfg.trainer.batch_size * strategy.num_replicas_in_sync
+    one_hot = bool(cfg.trainer.label_smoothing)  # what trainer.compile_model's loss takes
     train_ds = distribute.shard_by_data(pipeline.training_dataset(
-        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation))
+        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation, one_hot))
     val_ds = distribute.shard_by_data(
-        pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE))
+        pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE, one_hot))
 
     with trainer.precision(cfg.trainer):
         with strategy.scope():
@@ -92,8 +93,8 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     if before is not None:
         metrics["initial_test_accuracy"] = before
     model.save(run_dir / "model.keras")
-    if augmentation.layers:
-        augmentation.save(run_dir / "augmentation.keras")
+    # The augmentation is not saved as a model: its fused RandomAffine is digits' own layer, which
+    # plain Keras cannot load; .hydra/config.yaml describes it and plots/augmentation.png shows it.
     save_figures(run_dir, history, augmentation, splits, test)
     hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()})
     # metrics.json last: its presence marks the run as finished.

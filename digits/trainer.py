@@ -18,7 +18,6 @@ import tensorflow as tf
 
 from digits import modelio
 from digits.config import Optimizer, Schedule, TrainerConfig
-from digits.losses import SparseSmoothedCrossentropy
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,10 @@ def starting_model(cfg: TrainerConfig, build: Callable[[], keras.Model]) -> kera
     if cfg.init_from is None:
         return build()
     model = modelio.load(cfg.init_from)
+    if modelio.is_ensemble(model):
+        raise modelio.ModelLoadError(
+            f"{cfg.init_from} is an ensemble (digits-ensemble): fine-tune its members one by one "
+            "with trainer.init_from=MEMBER_RUN, then build a new ensemble from the results")
     if cfg.freeze_features:
         for layer in model.layers[:-1]:  # the last layer is the softmax classifier
             layer.trainable = False
@@ -82,8 +85,10 @@ def starting_model(cfg: TrainerConfig, build: Callable[[], keras.Model]) -> kera
 
 def compile_model(model: keras.Model, cfg: TrainerConfig,
                   steps_per_epoch: int | None = None) -> None:
-    loss = (SparseSmoothedCrossentropy(cfg.label_smoothing) if cfg.label_smoothing
-            else "sparse_categorical_crossentropy")
+    # Keras' own losses only, so the saved model loads in plain Keras. Label smoothing needs
+    # one-hot labels (pipeline.one_hot_labels); "accuracy" then resolves to CategoricalAccuracy.
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+            if cfg.label_smoothing else "sparse_categorical_crossentropy")
     steps = cfg.steps_per_execution
     if steps > 1 and tf.distribute.has_strategy():
         # Keras 3.15's multi-step loop fails under tf.distribute ("You must feed a value for

@@ -51,8 +51,8 @@ def test_saved_model_loads_in_safe_mode_and_matches_the_metrics(cli_run):
     result = evaluate.evaluate(model, splits.x_test, splits.y_test)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert result["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
-    augmentation = keras.saving.load_model(run_dir / "augmentation.keras", safe_mode=True)
-    assert [layer.name for layer in augmentation.layers] == ["random_affine", "random_invert"]
+    # Not saved: its RandomAffine is digits' own layer, which plain Keras cannot load.
+    assert not (run_dir / "augmentation.keras").exists()
 
 
 def test_a_finished_run_folder_is_never_overwritten(cli_run):
