@@ -1,0 +1,221 @@
+"""`digits-serve`: a web page to draw or photograph digits, and an HTTP API that reads them.
+
+    digits-serve --model outputs/DATE/TIME [--host 127.0.0.1] [--port 8000]
+
+FastAPI on uvicorn, one process. The page (digits/web/) is served from the package itself and
+loads nothing from elsewhere. Photos are decoded and cut into digits in threads, never in the
+event loop; the digits of concurrent requests go through the model together (digits.batching).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import os
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import keras
+import numpy as np
+import uvicorn
+from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from digits import modelio, photos, predict
+from digits.batching import Batcher
+from digits.uploads import UploadLimit
+
+WEB = Path(__file__).resolve().parent / "web"
+MAX_BATCH_FILES = 64
+DEFAULT_MAX_UPLOAD_MB = 10
+log = logging.getLogger("digits.serve")
+
+Mode = Literal["digit", "number"]
+MODE = Query("digit", description="`digit`: the photo holds one digit; `number`: read every "
+                                  "digit, left to right")
+IMAGE = Query(False, description="add `image`: the 28x28 the model saw (one per digit side by "
+                                 "side), as a base64 PNG")
+
+
+class UploadError(Exception):
+    """A file the server cannot read: its HTTP status and the reason, in plain words."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def prepare_upload(data: bytes, name: str, number: bool,
+                   max_pixels: int) -> tuple[predict.Reading, list[np.ndarray]]:
+    """Uploaded bytes -> (the Reading to fill in, the 28x28 digits); runs in a worker thread."""
+    try:
+        image = photos.decode_bytes(data, max_pixels)
+    except photos.ImageTooLargeError as error:
+        raise UploadError(413, str(error)) from None
+    except (ValueError, cv2.error) as error:
+        raise UploadError(422, str(error)) from None
+    try:
+        return predict.prepare(image, name, number)
+    except Exception:  # no client file may cost a 5xx; the log keeps the trace for us
+        log.exception("preparing %r failed", name)
+        raise UploadError(422, "this image could not be read as handwriting") from None
+
+
+def model_metrics(model_path: Path) -> dict | None:
+    """The run's metrics.json beside the model file, if there is one."""
+    try:
+        metrics = json.loads((model_path.parent / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
+
+
+def png_base64(image: np.ndarray) -> str:
+    return base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode("ascii")
+
+
+def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = True,
+               max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+               max_pixels: int = photos.DEFAULT_MAX_PIXELS,
+               min_confidence: float = predict.MIN_CONFIDENCE) -> FastAPI:
+    """The web app: the page at /, the API under /api, OpenAPI docs at /docs."""
+    model_path = modelio.resolve(model_path)
+    max_upload = int(max_upload_mb * 1024 * 1024)
+    batcher = Batcher(lambda images: predict.classify(model, images), enabled=batching)
+    workers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="digits-prepare")
+    predict.classify(model, [np.zeros((28, 28), np.uint8)])  # trace the model before serving
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        batcher.close()
+        workers.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="digits", summary="Reads handwritten digits in images.",
+                  lifespan=lifespan)
+    app.add_middleware(UploadLimit, max_bytes=max_upload,
+                       reason=f"upload too large: at most {max_upload_mb:g} MB per request")
+    app.state.batcher = batcher
+
+    async def read_upload(upload: UploadFile, number: bool, with_image: bool) -> dict:
+        """One uploaded file -> one entry of `digits-predict --json`; UploadError if unreadable."""
+        name = upload.filename or "upload"
+        data = await upload.read()
+        with batcher.preparing():
+            reading, boxes = await asyncio.get_running_loop().run_in_executor(
+                workers, prepare_upload, data, name, number, max_pixels)
+        probabilities = await batcher.classify(boxes)
+        reading = predict.fill_in([(reading, boxes)], probabilities, number, min_confidence)[0]
+        result = reading.to_json(number)
+        if with_image and reading.image is not None:
+            result["image"] = png_base64(reading.image)
+        return result
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, error: RequestValidationError) -> JSONResponse:
+        reasons = [f"{'.'.join(str(part) for part in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+                   for e in error.errors()]
+        return JSONResponse({"detail": "; ".join(reasons)}, 422)
+
+    @app.post("/api/predict", summary="Read one image",
+              responses={413: {"description": "upload or image too large"},
+                         422: {"description": "not a readable image, or a bad parameter"}})
+    async def predict_one(file: UploadFile = File(description="a photo or drawing"),
+                          mode: Mode = MODE, image: bool = IMAGE) -> dict:
+        """One entry of `digits-predict --json` (with `number` and `digits` in number mode).
+        An image without ink is answered 200 with `error` set and `digit` null, as the CLI does."""
+        try:
+            return await read_upload(file, mode == "number", image)
+        except UploadError as error:
+            raise HTTPException(error.status, error.reason) from None
+
+    @app.post("/api/predict/batch", summary=f"Read up to {MAX_BATCH_FILES} images",
+              form_limits={"max_files": MAX_BATCH_FILES})
+    async def predict_batch(files: list[UploadFile] = File(description="the images"),
+                            mode: Mode = MODE, image: bool = IMAGE) -> list[dict]:
+        """One entry per file, in order; a file that cannot be read gets its `error`."""
+        async def entry(upload: UploadFile) -> dict:
+            try:
+                return await read_upload(upload, mode == "number", image)
+            except UploadError as error:
+                failed = predict.Reading(upload.filename or "upload", error=error.reason)
+                return failed.to_json(mode == "number")
+        return list(await asyncio.gather(*(entry(upload) for upload in files)))
+
+    @app.get("/api/health", summary="The model being served")
+    async def health() -> dict:
+        return {"status": "ok", "model": {"name": model.name, "path": str(model_path),
+                                          "parameters": int(model.count_params()),
+                                          "metrics": model_metrics(model_path)},
+                "batching": batcher.enabled, "max_upload_mb": max_upload_mb,
+                "max_pixels": max_pixels, "max_batch_files": MAX_BATCH_FILES}
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(WEB / "index.html")
+
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    return app
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def default_model() -> str | None:
+    """The model the package ships, once it ships one."""
+    finder = getattr(modelio, "default_model_path", None)
+    found = finder() if finder else None
+    return str(found) if found else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="digits-serve", description="A web page and an HTTP "
+                                     "API that read handwritten digits.")
+    parser.add_argument("--model", default=default_model(),
+                        help="a run folder or a .keras file (default: the model the package "
+                             "ships, if any)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (0.0.0.0: every network)")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB,
+                        help="largest request body accepted (a batch's files together)")
+    parser.add_argument("--max-pixels", type=int, default=photos.DEFAULT_MAX_PIXELS,
+                        help="largest image accepted, in pixels (read from its header)")
+    parser.add_argument("--no-batching", dest="batching", action="store_false",
+                        help="call the model once per request (to compare with batching)")
+    args = parser.parse_args(argv)
+    if args.model is None:
+        parser.error("no model: give --model PATH (a run folder or a .keras file)")
+    try:
+        model = modelio.load(args.model)
+        sock = listening_socket(args.host, args.port)
+    except (modelio.ModelLoadError, OSError) as error:
+        print(f"digits-serve: {error}", file=sys.stderr)
+        return 2
+    app = create_app(model, args.model, batching=args.batching, max_upload_mb=args.max_upload_mb,
+                     max_pixels=args.max_pixels)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"digits-serve: open http://{shown}:{port}/ (API docs: /docs; Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
