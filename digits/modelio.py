@@ -16,6 +16,18 @@ import digits.augment  # noqa: F401
 import digits.losses  # noqa: F401
 
 MODEL_FILE = "model.keras"
+ENSEMBLE_PREFIX = "ensemble"  # digits-ensemble names its models so
+
+
+def is_ensemble(model: keras.Model) -> bool:
+    """A model digits-ensemble made: members' probabilities averaged, never trained further."""
+    return model.name.startswith(ENSEMBLE_PREFIX)
+
+
+def default_model_path() -> Path | None:
+    """The model a command uses when given no --model: one shipped in digits/resources/, or None
+    while digits ships none (then --model is required)."""
+    return None
 
 
 class ModelLoadError(RuntimeError):

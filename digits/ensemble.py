@@ -1,0 +1,122 @@
+"""Ensembles: `digits-ensemble --model RUN --model RUN [...] --output DIR`.
+
+One saved model that averages its members' class probabilities (keras.layers.Average over the
+members, each a sub-model): a plain functional Keras model, so every command takes DIR like a run
+folder and plain Keras loads it with safe_mode=True. DIR gets model.keras and a metrics.json with
+the ensemble's and each member's accuracy on the validation split (what to choose on) and on the
+test split (the outcome).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import keras
+from omegaconf import OmegaConf
+
+from digits import config, data, evaluate, modelio
+from digits.config import DataConfig
+
+MAX_MEMBERS = 8
+
+
+def build(members: list[keras.Model]) -> keras.Model:
+    """Members with the same input -> one model whose output is their mean probability."""
+    if len(members) < 2:
+        raise ValueError("an ensemble needs at least 2 members")
+    shapes = {tuple(member.input_shape[1:]) for member in members}
+    if len(shapes) != 1:
+        raise ValueError(f"the members take different inputs: {sorted(shapes)}")
+    inputs = keras.Input(shapes.pop())
+    outputs = []
+    for index, trained in enumerate(members):
+        # A clone holds the weights without the optimizer's state, and gets a name unique in
+        # the ensemble.
+        member = type(trained).from_config(trained.get_config())
+        member.set_weights(trained.get_weights())
+        member.name = f"member_{index}_{trained.name}"
+        member.trainable = False
+        outputs.append(member(inputs))
+    averaged = keras.layers.Average(name="mean_probability")(outputs)
+    return keras.Model(inputs, averaged, name=f"{modelio.ENSEMBLE_PREFIX}_of_{len(members)}")
+
+
+def accuracies(model: keras.Model, splits: data.Splits) -> dict:
+    val = evaluate.evaluate(model, splits.x_val, splits.y_val)["test_accuracy"]
+    test = evaluate.evaluate(model, splits.x_test, splits.y_test)
+    return {"val_accuracy": val, "test_accuracy": test["test_accuracy"],
+            "inverted_test_accuracy": test["inverted_test_accuracy"]}
+
+
+def run_data(path: Path) -> tuple[DataConfig, int]:
+    """The data config and seed a member's run was trained with (MNIST and seed 42 if unknown),
+    so its validation images are ones it did not learn from."""
+    saved = modelio.resolve(path).parent / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        return DataConfig(), 42
+    run = OmegaConf.load(saved)
+    return config.data_config(run.get("data", {})), run.get("seed", 42)
+
+
+def make(paths: list[Path], output: Path) -> dict:
+    """Build, measure and save the ensemble of the models at `paths` in the folder `output`."""
+    members = [modelio.load(path) for path in paths]
+    used = {repr(run_data(path)) for path in paths}
+    if len(used) > 1:
+        raise ValueError("the members were trained on different data splits or seeds, so no "
+                         "validation split is unseen by all of them")
+    splits = data.load(*run_data(paths[0]))
+    member_metrics = [{"model": str(modelio.resolve(path)), **accuracies(member, splits)}
+                      for path, member in zip(paths, members)]
+    model = build(members)
+    metrics = {**accuracies(model, splits), "parameters": model.count_params(),
+               "weights": "members' saved weights, probabilities averaged",
+               "members": member_metrics}
+    output.mkdir(parents=True, exist_ok=True)
+    model.save(output / modelio.MODEL_FILE)
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="digits-ensemble", description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  digits-ensemble --model outputs/run1 --model outputs/run2 "
+               "--output ensembles/two\n  digits-predict --model ensembles/two photo.jpg")
+    parser.add_argument("--model", action="append", required=True, metavar="PATH",
+                        help="a member: a run folder or a .keras file (give 2 to "
+                             f"{MAX_MEMBERS} times)")
+    parser.add_argument("--output", type=Path, required=True, metavar="DIR",
+                        help="the folder to write model.keras and metrics.json to (new or empty)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace model.keras and metrics.json if DIR holds them")
+    args = parser.parse_args(argv)
+    if not 2 <= len(args.model) <= MAX_MEMBERS:
+        parser.error(f"give 2 to {MAX_MEMBERS} --model members (got {len(args.model)})")
+    if args.output.exists() and any(args.output.iterdir()) and not args.overwrite:
+        print(f"digits-ensemble: {args.output} exists and is not empty; choose a new folder or "
+              "give --overwrite", file=sys.stderr)
+        return 2
+    try:
+        metrics = make([Path(p) for p in args.model], args.output)
+    except (modelio.ModelLoadError, ValueError) as error:
+        print(f"digits-ensemble: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"digits-ensemble: cannot write {args.output}: {error}", file=sys.stderr)
+        return 1
+    for member in metrics["members"]:
+        print(f"member   val {member['val_accuracy']:.4f}  test {member['test_accuracy']:.4f}  "
+              f"{member['model']}")
+    print(f"ensemble val {metrics['val_accuracy']:.4f}  test {metrics['test_accuracy']:.4f}  "
+          f"(inverted {metrics['inverted_test_accuracy']:.4f})")
+    print(f"wrote {args.output / modelio.MODEL_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
