@@ -58,7 +58,25 @@ class FolderDataConfig:
               self.val_fraction + self.test_fraction, "< 1 (some photos must be left to train on)")
 
 
-DATA_SCHEMAS = {"npz": DataConfig, "folder": FolderDataConfig}
+@dataclass
+class HandwritingDataConfig(DataConfig):
+    """data=handwriting: MNIST and what the photo reader makes of it (digits/reader_data.py)."""
+    source: str = "handwriting"
+    reader_copies: int = 1  # reader views (rendered, photographed, read back) per training image
+    hand_photos: int = 100  # photos of each digit in each training hand (hands.training_hands())
+    corrupted_fraction: float = 0.2  # training images also seen under a raw training corruption
+    val_reader_copies: int = 1  # reader views per validation image: choose on what users meet
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("reader_copies", "hand_photos", "val_reader_copies"):
+            check(getattr(self, key) >= 0, f"data.{key}", getattr(self, key), ">= 0")
+        check(0 <= self.corrupted_fraction <= 1, "data.corrupted_fraction",
+              self.corrupted_fraction, "in [0, 1]")
+
+
+DATA_SCHEMAS = {"npz": DataConfig, "folder": FolderDataConfig,
+                "handwriting": HandwritingDataConfig}
 
 
 def data_config(values: dict) -> DataConfig | FolderDataConfig:

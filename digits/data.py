@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digits.config import ConfigError, DataConfig, FolderDataConfig
+from digits.config import ConfigError, DataConfig, FolderDataConfig, HandwritingDataConfig
 
 log = logging.getLogger(__name__)
 
@@ -166,4 +166,21 @@ def load(cfg: DataConfig | FolderDataConfig, seed: int) -> Splits:
     if cfg.test_size is not None and cfg.test_size < len(x_test):
         keep, _ = stratified_split(y_test, cfg.test_size, seed + 2)
         x_test, y_test = x_test[keep], y_test[keep]
-    return Splits(x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test)
+    splits = Splits(x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test)
+    if isinstance(cfg, HandwritingDataConfig):
+        return with_reader_views(splits, cfg, seed)
+    return splits
+
+
+def with_reader_views(splits: Splits, cfg: HandwritingDataConfig, seed: int) -> Splits:
+    """data=handwriting: training and validation images extended by what the photo reader makes
+    of them; the test split stays MNIST's own (the robustness suite measures the rest)."""
+    from digits import reader_data  # OpenCV rendering: loaded only for this data option
+
+    x_train, y_train = reader_data.extend(splits.x_train, splits.y_train, seed, cfg.reader_copies,
+                                          cfg.hand_photos, cfg.corrupted_fraction, "train")
+    x_val, y_val = reader_data.extend(splits.x_val, splits.y_val, seed, cfg.val_reader_copies,
+                                      0, 0.0, "validation")
+    log.info("data=handwriting: %d training images (%d MNIST), %d validation (%d MNIST)",
+             len(x_train), len(splits.x_train), len(x_val), len(splits.x_val))
+    return Splits(x_train, y_train, x_val, y_val, splits.x_test, splits.y_test)
