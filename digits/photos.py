@@ -35,8 +35,10 @@ def header(data: bytes) -> tuple[str, tuple[int, int]]:
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:
             return image.format or "", image.size
-    except PIL.Image.DecompressionBombError as error:  # Pillow's own ceiling, above ours
-        raise ImageTooLargeError(f"image too large to decode: {error}") from None
+    except PIL.Image.DecompressionBombError:  # Pillow's own ceiling, far above ours
+        raise ImageTooLargeError(
+            f"image too large: over {2 * PIL.Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, "
+            "which Pillow refuses as a decompression bomb") from None
     except (OSError, ValueError, SyntaxError, EOFError):  # Pillow's ways of saying "not an image"
         raise ValueError(UNREADABLE) from None
 

@@ -213,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"digits-serve: open http://{shown}:{port}/ (API docs: /docs; Ctrl-C stops)",
           file=sys.stderr, flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
-    return 0
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down, then raises the Ctrl-C again: we are done
+        pass
+    return 0  # Ctrl-C is how a server is stopped, not a failure
 
 
 if __name__ == "__main__":

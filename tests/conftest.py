@@ -12,3 +12,28 @@ from helpers import SMOKE, compose_train, run_cli  # noqa: F401  (kept for a tra
 @pytest.fixture
 def smoke_config() -> config.TrainConfig:
     return compose_train(SMOKE)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """digits-serve on a free 127.0.0.1 port, in a thread, serving the small test model: its URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from digits import modelio, serve
+    from helpers import SMALL_CNN
+
+    app = serve.create_app(modelio.load(SMALL_CNN), SMALL_CNN)
+    sock = serve.listening_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
