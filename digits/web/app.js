@@ -59,6 +59,7 @@ pad.addEventListener("pointerdown", (event) => {
   current = [canvasPoint(event)];
   strokes.push(current);
   source = "drawing";
+  $("photo-preview").hidden = true;  // the reading is of the drawing now
   drawStroke(current);
   $("undo").disabled = $("clear").disabled = false;
 });
@@ -112,6 +113,8 @@ for (const id of ["photo", "camera"]) {
     read();
   });
 }
+
+$("photo-image").addEventListener("error", () => { $("photo-preview").hidden = true; });
 
 for (const radio of document.querySelectorAll('input[name="mode"]')) {
   radio.addEventListener("change", () => read());
@@ -255,9 +258,11 @@ function showDigits(digits) {
     big.textContent = d.digit;
     const detail = document.createElement("span");
     detail.className = "small";
-    detail.textContent = `${percent(d.confidence)} sure; then ` +
-      d.top3.slice(1).map((t) => `${t.digit} ${percent(t.confidence)}`).join(", ");
-    item.append(big, detail);
+    detail.textContent = `${percent(d.confidence)} sure`;
+    const next = document.createElement("span");
+    next.className = "small";
+    next.textContent = `next: ${d.top3[1].digit} (${percent(d.top3[1].confidence)})`;
+    item.append(big, detail, next);
     return item;
   }));
 }
