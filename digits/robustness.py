@@ -1,0 +1,269 @@
+"""The robustness suite: a model's accuracy on MNIST digits under every corruption, two ways.
+
+A fixed, stratified subset of SUITE_SIZE digits from the validation split (every choice is made
+there; `split="test"` is for the final report) is read
+
+- raw: each 28x28 image corrupted (digits.corruptions), then given to the model;
+- photo: each digit photographed as dark ink on paper (PHOTO_SIDE px, digits.hands' paper and
+  camera), corrupted at that size, then read through vision.to_mnist as digits-predict reads a
+  photo. A photo in which the reader finds no digit counts as wrong.
+
+Everything is seeded (SUITE_SEED): the same split gives the same images on any machine. The
+held-out corruption families (corruptions.HELD_OUT) are reported apart. `run` writes JSON,
+figures and TensorBoard into RUN/evaluations/robustness/SPLIT/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+from omegaconf import OmegaConf
+
+from digits import corruptions, data, hands, modelio, vision
+from digits.config import DataConfig, data_config
+
+SUITE_SIZE = 2000
+SUITE_SEED = 13  # draws the subset, the photos and every corruption
+PHOTO_SIDE = 224  # the photo's side in pixels
+PHOTO_FRAME = 160  # MNIST's 28x28 frame spans this much of it: a digit about 115 px tall
+PHOTO_UNIT = PHOTO_FRAME / 28  # photo pixels per MNIST pixel
+PATHS = ("raw", "photo")
+NAMES = tuple(corruptions.CORRUPTIONS)
+EXAMPLES = 6  # images per corruption in the example figures
+DEFAULT_SEED = 42  # digits-train's seed: the split of a model without a saved run config
+
+
+@dataclass
+class Suite:
+    """What the model is shown: uint8 (n, 28, 28) per (path, corruption); "clean" included."""
+    split: str
+    labels: np.ndarray
+    seen: dict[tuple[str, str], np.ndarray]
+    readable: dict[tuple[str, str], np.ndarray]  # bool (n,): the reader found a digit
+    photos: dict[str, list[np.ndarray]]  # the first EXAMPLES photos per corruption, for figures
+
+
+def run_split(model_path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST `split` ("validation" or "test") as the model's run drew it (its saved data
+    config and seed), so the validation images are ones it never trained on."""
+    if split not in ("validation", "test"):
+        raise ValueError(f"split must be validation or test, not {split!r}")
+    saved = modelio.resolve(model_path).parent / ".hydra" / "config.yaml"
+    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
+    saved_data = run_cfg.get("data", {})
+    # A model trained on photos (data=folder) is measured on MNIST's split for its seed.
+    cfg = DataConfig() if saved_data.get("source", "npz") == "folder" else data_config(saved_data)
+    splits = data.load(cfg, seed=int(run_cfg.get("seed", DEFAULT_SEED)))
+    return (splits.x_val, splits.y_val) if split == "validation" else (splits.x_test,
+                                                                       splits.y_test)
+
+
+def subset(images: np.ndarray, labels: np.ndarray, size: int = SUITE_SIZE):
+    """A fixed, stratified subset (all of it when `size` >= the images)."""
+    if size >= len(labels):
+        return images, labels
+    taken, _ = data.stratified_split(labels, size, SUITE_SEED)
+    return images[taken], labels[taken]
+
+
+def photograph(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uint8 28x28 MNIST digit -> uint8 grey PHOTO_SIDE photo of it in dark ink on paper."""
+    frame = cv2.resize(digit.astype(np.float32) / 255, (PHOTO_FRAME, PHOTO_FRAME),
+                       interpolation=cv2.INTER_CUBIC)
+    coverage = np.zeros((PHOTO_SIDE, PHOTO_SIDE), np.float32)
+    top, left = rng.integers(0, PHOTO_SIDE - PHOTO_FRAME + 1, 2)
+    # Enlarged, MNIST's anti-aliased edge is a wide ramp: steepen it into a pen's edge.
+    coverage[top:top + PHOTO_FRAME, left:left + PHOTO_FRAME] = np.clip((frame - 0.25) / 0.4, 0, 1)
+    ink = hands.NEW_INKS[int(rng.integers(len(hands.NEW_INKS)))]
+    photo = hands.camera(hands.on_paper(coverage, ink, rng), rng)
+    return cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+
+
+def draws(index: int, path: str, name: str) -> np.random.Generator:
+    """The random draws for one image of one (path, corruption): independent of the others."""
+    return np.random.default_rng([SUITE_SEED, PATHS.index(path), NAMES.index(name), index])
+
+
+def read_photo(photo: np.ndarray) -> tuple[np.ndarray, bool]:
+    try:
+        return vision.to_mnist(photo), True
+    except vision.NoDigitError:
+        return np.zeros((28, 28), np.uint8), False
+
+
+def one_digit(index: int, digit: np.ndarray, keep_photos: bool) -> dict:
+    """Every corrupted version of one digit, raw and photographed."""
+    out = {("raw", "clean"): (digit, True)}
+    photo = photograph(digit, np.random.default_rng([SUITE_SEED, len(PATHS), index]))
+    out[("photo", "clean")] = read_photo(photo)
+    kept = {"clean": photo} if keep_photos else {}
+    for name in NAMES:
+        out[("raw", name)] = (corruptions.corrupt(digit, name, draws(index, "raw", name)), True)
+        damaged = corruptions.corrupt(photo, name, draws(index, "photo", name), PHOTO_UNIT,
+                                      ink_is_light=False)
+        out[("photo", name)] = read_photo(damaged)
+        if keep_photos:
+            kept[name] = damaged
+    return {"seen": out, "photos": kept}
+
+
+def build(images: np.ndarray, labels: np.ndarray, split: str = "validation",
+          workers: int | None = None) -> Suite:
+    """The suite for these (already chosen) images: OpenCV releases the GIL, so threads."""
+    with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        per_digit = list(pool.map(one_digit, range(len(images)), images,
+                                  [i < EXAMPLES for i in range(len(images))]))
+    keys = per_digit[0]["seen"].keys()
+    seen = {key: np.stack([d["seen"][key][0] for d in per_digit]) for key in keys}
+    readable = {key: np.array([d["seen"][key][1] for d in per_digit]) for key in keys}
+    photos = {name: [d["photos"][name] for d in per_digit[:EXAMPLES]]
+              for name in ("clean",) + NAMES}
+    return Suite(split, labels, seen, readable, photos)
+
+
+def build_for(model_path: str | Path, split: str = "validation", size: int = SUITE_SIZE) -> Suite:
+    return build(*subset(*run_split(model_path, split), size), split=split)
+
+
+def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) -> predicted digits, the input scaled as in training."""
+    inputs = images[..., None].astype(np.float32) / 255
+    return model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1)
+
+
+def summarise(accuracy: dict[str, float]) -> dict[str, float]:
+    kept = [accuracy[n] for n in NAMES if n not in corruptions.HELD_OUT]
+    held = [accuracy[n] for n in NAMES if n in corruptions.HELD_OUT]
+    return {"mean": float(np.mean([accuracy[n] for n in NAMES])),
+            "held_out_mean": float(np.mean(held)), "other_mean": float(np.mean(kept)),
+            "worst": min(NAMES, key=accuracy.get)}
+
+
+def evaluate(model: keras.Model, suite: Suite) -> dict:
+    """Accuracy per path and corruption (an unreadable photo counts as wrong), with means."""
+    result = {"split": suite.split, "images": int(len(suite.labels)), "suite_seed": SUITE_SEED,
+              "photo_side": PHOTO_SIDE, "held_out": sorted(corruptions.HELD_OUT),
+              "severity": {n: c.severity for n, c in corruptions.CORRUPTIONS.items()}}
+    for path in PATHS:
+        accuracy, unreadable = {}, {}
+        for name in ("clean",) + NAMES:
+            predicted = predict(model, suite.seen[path, name])
+            right = (predicted == suite.labels) & suite.readable[path, name]
+            accuracy[name] = float(right.mean())
+            unreadable[name] = int((~suite.readable[path, name]).sum())
+        result[path] = {"accuracy": accuracy, **summarise(accuracy)}
+        if path == "photo":
+            result[path]["unreadable"] = unreadable
+    return result
+
+
+def table(results: dict[str, dict]) -> str:
+    """Per-corruption accuracy, side by side for every model (label -> evaluate's result)."""
+    labels = list(results)
+    header = f"{'corruption':<16}" + "".join(f"{label[-19:]:>20}" for label in labels)
+    lines = [header, f"{'':<16}" + "".join(f"{'raw':>10}{'photo':>10}" for _ in labels)]
+
+    def row(title, pick):
+        return f"{title:<16}" + "".join(f"{pick(r['raw']):>10.4f}{pick(r['photo']):>10.4f}"
+                                        for r in results.values())
+    lines.append(row("clean", lambda r: r["accuracy"]["clean"]))
+    for name in NAMES:
+        title = name + (" *" if name in corruptions.HELD_OUT else "")
+        lines.append(row(title, lambda r, n=name: r["accuracy"][n]))
+    lines += [row("mean", lambda r: r["mean"]), row("held-out mean *", lambda r: r["held_out_mean"]),
+              row("other mean", lambda r: r["other_mean"])]
+    first = next(iter(results.values()))
+    lines.append(f"* never used in training.  {first['images']} images of the {first['split']} "
+                 "split; an unreadable photo counts as wrong.")
+    return "\n".join(lines)
+
+
+def output_folder(model_path: str | Path, split: str) -> Path:
+    return modelio.resolve(model_path).parent / "evaluations" / "robustness" / split
+
+
+def bar_chart(result: dict):
+    """Accuracy per corruption, raw and photo side by side; held-out families hatched."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(13, 4.8))
+    positions = np.arange(len(NAMES))
+    for offset, path in ((-0.2, "raw"), (0.2, "photo")):
+        bars = axis.bar(positions + offset, [result[path]["accuracy"][n] for n in NAMES], 0.4,
+                        label=f"{path} (mean {result[path]['mean']:.3f}, held-out "
+                              f"{result[path]['held_out_mean']:.3f})")
+        for bar, name in zip(bars, NAMES):
+            if name in corruptions.HELD_OUT:
+                bar.set_hatch("//")
+    axis.set_xticks(positions, [n + (" *" if n in corruptions.HELD_OUT else "") for n in NAMES],
+                    rotation=45, ha="right")
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("accuracy")
+    axis.grid(axis="y", alpha=0.3)
+    axis.set_title(f"robustness ({result['images']} {result['split']} digits; * hatched: never "
+                   "used in training)")
+    axis.legend(loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def example_grids(suite: Suite) -> dict[str, object]:
+    """One figure per path: a row of examples per corruption (photos beside what was read)."""
+    from digits import plots
+
+    count = min(EXAMPLES, len(suite.labels))
+    names = ("clean",) + NAMES
+    raw = [suite.seen["raw", name][i] / 255 for name in names for i in range(count)]
+    titles = [name if i == 0 else "" for name in names for i in range(count)]
+    photo, photo_titles = [], []
+    for name in names:
+        for i in range(min(count, 3)):
+            photo += [suite.photos[name][i] / 255, suite.seen["photo", name][i] / 255]
+            photo_titles += [name if i == 0 else "", "read" if i == 0 else ""]
+    return {"examples_raw": plots.image_grid(raw, titles, columns=count,
+                                             title="raw input, per corruption"),
+            "examples_photo": plots.image_grid(photo, photo_titles, columns=2 * min(count, 3),
+                                               title="photos per corruption, and what the "
+                                                     "reader made of them")}
+
+
+def write_outputs(result: dict, suite: Suite, out_dir: Path) -> None:
+    """robustness.json, accuracy.png, examples_*.png and TensorBoard scalars and images."""
+    import tensorflow as tf
+
+    from digits import plots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
+    with writer.as_default():
+        for path in PATHS:
+            for name, accuracy in result[path]["accuracy"].items():
+                tf.summary.scalar(f"robustness_{path}/{name}", accuracy, step=0)
+            for key in ("mean", "held_out_mean", "other_mean"):
+                tf.summary.scalar(f"robustness_{path}/{key}", result[path][key], step=0)
+    plots.save(bar_chart(result), out_dir / "accuracy.png", writer)
+    for stem, figure in example_grids(suite).items():
+        plots.save(figure, out_dir / f"{stem}.png", writer)
+    writer.close()
+    temporary = out_dir / ".robustness.json.tmp"
+    temporary.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(temporary, out_dir / "robustness.json")
+
+
+def run(model_path: str | Path, split: str = "validation", size: int = SUITE_SIZE,
+        out_dir: Path | None = None) -> tuple[dict, Path]:
+    """Measure the model at `model_path`; write JSON, figures and TensorBoard; (result, folder)."""
+    model = modelio.load(model_path)
+    suite = build_for(model_path, split, size)
+    result = evaluate(model, suite)
+    result["model"] = str(modelio.resolve(model_path))
+    out_dir = out_dir or output_folder(model_path, split)
+    write_outputs(result, suite, out_dir)
+    return result, out_dir
