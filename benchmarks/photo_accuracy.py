@@ -1,6 +1,6 @@
 """Photo accuracy: digits and whole numbers read right in a labelled folder of photos.
 
-    python benchmarks/photo_accuracy.py --model RUN_DIR --samples DIR
+    python benchmarks/photo_accuracy.py --model RUN_DIR --data DIR
 
 DIR holds labels.csv (`path,label`, paths relative to DIR); a label of one digit is read as a
 digit, a longer one as a number.
@@ -18,14 +18,14 @@ from digits import modelio, predict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--samples", required=True, type=Path)
+    parser.add_argument("--data", required=True, type=Path, help="a folder holding labels.csv")
     args = parser.parse_args()
     model = modelio.load(args.model)
-    with open(args.samples / "labels.csv") as file:
+    with open(args.data / "labels.csv") as file:
         rows = list(csv.DictReader(file))
     for kind, number in (("digits", False), ("numbers", True)):
         chosen = [row for row in rows if (len(row["label"]) > 1) == number]
-        readings = predict.read_files(model, [str(args.samples / r["path"]) for r in chosen],
+        readings = predict.read_files(model, [str(args.data / r["path"]) for r in chosen],
                                       number=number)
         wrong = [(r["path"], reading.number if number else reading.digit, r["label"])
                  for r, reading in zip(chosen, readings)

@@ -1,7 +1,7 @@
 """digits: configuration-driven experiments on handwritten digits, and reading your own photos."""
 
-import os
+from digits import quiet
 
 # TensorFlow's C++ start-up chatter (no CUDA here, CPU instruction sets) buries the run's own
-# output; a user who wants it can still set TF_CPP_MIN_LOG_LEVEL=0.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# output; --verbose or DIGITS_VERBOSE=1 brings it back.
+quiet.install()

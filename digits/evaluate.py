@@ -1,14 +1,17 @@
-"""Evaluation entry point: `digits-evaluate RUN_DIR [--data FILE.npz | DIR]`.
+"""Measure a trained model: `digits-evaluate --model RUN_DIR [--data FILE.npz | DIR]`.
 
 Test accuracy and loss, accuracy on inverted digits, per-class precision / recall / F1, a confusion
 matrix, a gallery of the most confident mistakes and calibration (expected calibration error and a
-reliability diagram). Figures go to RUN_DIR/plots and to RUN_DIR/tensorboard/evaluation.
+reliability diagram). On the run's own test split they go to RUN_DIR/evaluation.json,
+RUN_DIR/plots and RUN_DIR/tensorboard/evaluation; with --data PATH to
+RUN_DIR/evaluations/NAME/ (NAME: the data's file or folder name), never over the run's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from digits import data, modelio, pipeline, plots
+from digits import cli, data, modelio, pipeline, plots
 from digits.config import DataConfig, data_config
 
 CALIBRATION_BINS = 15
@@ -80,6 +83,8 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict
 
 
 def write_figures(result: dict, images: np.ndarray, labels: np.ndarray, run_dir: Path) -> None:
+    """plots/*.png under `run_dir` (a run folder or one of its evaluations/NAME), also as images
+    in its tensorboard/evaluation."""
     arrays = result["_arrays"]
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "evaluation"))
     plots.save(plots.confusion_matrix(np.array(result["confusion_matrix"])),
@@ -122,32 +127,75 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def run(run_dir: Path, data_path: str | None = None) -> dict:
-    model = modelio.load(run_dir)
-    run_dir = modelio.resolve(run_dir).parent
+def output_folder(run_dir: Path, data_path: str | None) -> Path:
+    """Where an evaluation is written: the run folder itself for its own test split, else
+    RUN_DIR/evaluations/NAME, NAME from the data path's stem (other.npz, photos/ -> photos)."""
+    if data_path is None:
+        return run_dir
+    name = Path(data_path).expanduser().resolve().stem or "data"
+    return run_dir / "evaluations" / name
+
+
+def run(model_path: Path, data_path: str | None = None) -> tuple[dict, Path]:
+    """Evaluate, write evaluation.json and the figures; return (the result, where it went)."""
+    model = modelio.load(model_path)
+    run_dir = modelio.resolve(model_path).parent
     images, labels = test_split(run_dir, data_path)
     result = evaluate(model, images, labels)
-    write_figures(result, images, labels, run_dir)
+    out_dir = output_folder(run_dir, data_path)
+    write_figures(result, images, labels, out_dir)
     result.pop("_arrays")
-    (run_dir / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    if data_path is not None:
+        result["data"] = str(Path(data_path).expanduser().resolve())
+    write_atomically(out_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    return result, out_dir
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write under a temporary name in the same folder, then rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+EXAMPLES = """\
+  digits-evaluate --model outputs/2026-01-01/12-00-00
+      the run's own test split: RUN/evaluation.json, RUN/plots/*.png
+  digits-evaluate --model RUN --data other.npz
+      the test arrays of other.npz: RUN/evaluations/other/
+  digits-evaluate --model RUN --data my_digits/
+      every photo in my_digits/0 .. my_digits/9: RUN/evaluations/my_digits/"""
+
+
+PROG = "digits-evaluate"
+
+
+def parser() -> cli.Parser:
+    parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
+    cli.add_model(parser, positional_deprecated=True)
+    parser.add_argument("--data", metavar="PATH",
+                        help="evaluate on the test arrays of this .npz, or on every photo in this "
+                        "folder of sub-folders 0 .. 9, instead of the run's own test split")
+    return parser
+
+
+def command(args) -> int:
+    model_path = cli.model_path(PROG, args)
+    try:
+        result, out_dir = run(model_path, args.data)
+    except modelio.ModelLoadError as error:
+        raise cli.CommandError(str(error), cli.USAGE) from None
+    except data.DataError as error:
+        raise cli.CommandError(str(error), cli.FAILED) from None
+    print(report(result))
+    print(f"\nWrote evaluation.json and plots/confusion_matrix.png, errors.png, reliability.png "
+          f"in {out_dir}")
+    return cli.OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digits-evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a run folder (or a .keras file inside one)")
-    parser.add_argument("--data", help="evaluate on the test arrays of this .npz, or on every "
-                        "photo in this folder of sub-folders 0 .. 9, instead")
-    args = parser.parse_args(argv)
-    try:
-        result = run(args.run_dir, args.data)
-    except (modelio.ModelLoadError, data.DataError, OSError) as error:
-        print(f"digits-evaluate: {error}", file=sys.stderr)
-        return 1
-    print(report(result))
-    print(f"\nWrote evaluation.json and plots/confusion_matrix.png, errors.png, reliability.png "
-          f"in {modelio.resolve(args.run_dir).parent}")
-    return 0
+    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

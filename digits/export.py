@@ -1,13 +1,17 @@
-"""Export entry point: `digits-export RUN_DIR --format {savedmodel,tflite} [--output PATH]`.
+"""Export a trained model: `digits-export --model RUN_DIR --format {savedmodel,tflite}
+[--output PATH]`.
 
 The export is checked against the Keras model on MNIST test images before it is written: the
 share of images on which both give the same digit is printed, and an export that agrees less than
-`--min-agreement` is not written.
+`--min-agreement` is not written. Without --output it goes into the model's folder
+(model.tflite, model_int8.tflite or saved_model/, replaced by a new export). An --output that
+already exists is never replaced without --overwrite, and a folder holding anything but a
+SavedModel is never replaced at all.
 """
 
 from __future__ import annotations
 
-import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -18,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import data, modelio, pipeline
+from digits import cli, data, modelio, pipeline, quiet
 from digits.config import DataConfig
 
 CHECK_IMAGES = 1000
@@ -37,7 +41,9 @@ def tflite_bytes(model: keras.Model, int8: bool, representative: np.ndarray) -> 
     if int8:  # weights and activations in int8, calibrated on training images
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([image[None]] for image in representative)
-    return converter.convert()
+    # The converter prints the Keras export's signature and logs C++ notes: not the user's output.
+    with quiet.cpp_log_silenced(stdout=True):
+        return converter.convert()
 
 
 def tflite_predict(content: bytes, images: np.ndarray) -> np.ndarray:
@@ -45,16 +51,17 @@ def tflite_predict(content: bytes, images: np.ndarray) -> np.ndarray:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        with warnings.catch_warnings():  # tf.lite.Interpreter warns that LiteRT replaces it
-            warnings.simplefilter("ignore")
-            Interpreter = tf.lite.Interpreter
-    interpreter = Interpreter(model_content=content)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, images.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, images.astype(np.float32))
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        Interpreter = tf.lite.Interpreter
+    # tf.lite.Interpreter warns that LiteRT replaces it; the runtime notes its CPU delegate.
+    with warnings.catch_warnings(), quiet.cpp_log_silenced():
+        warnings.simplefilter("ignore")
+        interpreter = Interpreter(model_content=content)
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, images.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, images.astype(np.float32))
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 def savedmodel_predict(folder: Path, images: np.ndarray) -> np.ndarray:
@@ -66,53 +73,121 @@ def agreement(expected: np.ndarray, got: np.ndarray) -> float:
     return float(np.mean(expected.argmax(axis=1) == got.argmax(axis=1)))
 
 
-def export(run_dir: Path, fmt: str, output: Path | None, int8: bool = False,
+def default_output(model_path: Path, fmt: str, int8: bool) -> Path:
+    folder = modelio.resolve(model_path).parent
+    if fmt == "tflite":
+        return folder / ("model_int8.tflite" if int8 else "model.tflite")
+    return folder / "saved_model"
+
+
+def check_output(output: Path, fmt: str, overwrite: bool) -> None:
+    """Refuse, before any work, an --output the export may not replace (cli.CommandError)."""
+    if fmt == "tflite" and output.is_dir():
+        raise cli.CommandError(f"--output {output} is a folder; a tflite export is one file")
+    if fmt == "savedmodel" and output.is_file():
+        raise cli.CommandError(f"--output {output} is a file; a SavedModel is a folder")
+    if (fmt == "savedmodel" and output.is_dir() and any(output.iterdir())
+            and not (output / "saved_model.pb").is_file()):
+        raise cli.CommandError(f"--output {output} is a folder with other files in it, not a "
+                               "SavedModel: choose a new or empty folder")
+    cli.refuse_existing(output, overwrite, "--output")
+
+
+def replace_folder(staging: Path, output: Path) -> None:
+    """Put `staging` at `output`; an old export there is removed only once the new one is in."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    arriving = output.with_name(f".{output.name}.new")
+    shutil.rmtree(arriving, ignore_errors=True)
+    shutil.move(str(staging), str(arriving))
+    leaving = output.with_name(f".{output.name}.old")
+    if output.exists():
+        shutil.rmtree(leaving, ignore_errors=True)
+        os.replace(output, leaving)
+    os.replace(arriving, output)
+    shutil.rmtree(leaving, ignore_errors=True)
+
+
+def replace_file(content: bytes, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(f".{output.name}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, output)
+
+
+def export(model_path: Path, fmt: str, output: Path | None, int8: bool = False,
            min_agreement: float = 0.999, check_images: int = CHECK_IMAGES) -> tuple[Path, float]:
-    """Export, check, then write; return (what was written, agreement with Keras)."""
-    model = modelio.load(run_dir)
+    """Export, check, then write (to `output`, or beside the model); return (what was written,
+    agreement with Keras). Callers check a user's `output` first (check_output)."""
+    model = modelio.load(model_path)
     images, representative = test_images(check_images)
     expected = model.predict(images, verbose=0)
-    folder = modelio.resolve(run_dir).parent
-    if fmt == "tflite":
-        output = output or folder / ("model_int8.tflite" if int8 else "model.tflite")
-        content = tflite_bytes(model, int8, representative)
-        share = agreement(expected, tflite_predict(content, images))
-    else:
-        output = output or folder / "saved_model"
-        staging = Path(tempfile.mkdtemp()) / "saved_model"
-        model.export(str(staging), format="tf_saved_model", verbose=False)
-        share = agreement(expected, savedmodel_predict(staging, images))
-    if share < min_agreement:
-        raise ValueError(f"the {fmt} export agrees with the Keras model on only {share:.2%} of "
-                         f"{len(images)} test images (< {min_agreement:.2%}); nothing written")
-    if fmt == "tflite":
-        output.write_bytes(content)
-    else:
-        shutil.rmtree(output, ignore_errors=True)
-        shutil.move(str(staging), str(output))
+    output = output or default_output(model_path, fmt, int8)
+    with tempfile.TemporaryDirectory() as scratch:
+        if fmt == "tflite":
+            content = tflite_bytes(model, int8, representative)
+            share = agreement(expected, tflite_predict(content, images))
+        else:
+            staging = Path(scratch) / "saved_model"
+            with quiet.cpp_log_silenced():
+                model.export(str(staging), format="tf_saved_model", verbose=False)
+            share = agreement(expected, savedmodel_predict(staging, images))
+        if share < min_agreement:
+            raise ValueError(f"the {fmt} export agrees with the Keras model on only {share:.2%} "
+                             f"of {len(images)} test images (< {min_agreement:.2%}); nothing "
+                             "written")
+        if fmt == "tflite":
+            replace_file(content, output)
+        else:
+            replace_folder(staging, output)
     return output, share
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digits-export", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a run folder or a .keras file")
-    parser.add_argument("--format", choices=("savedmodel", "tflite"), required=True)
-    parser.add_argument("--output", type=Path, help="file (tflite) or folder (savedmodel)")
+EXAMPLES = """\
+  digits-export --model RUN --format tflite
+      RUN/model.tflite
+  digits-export --model RUN --format tflite --int8 --output phone/digits.tflite
+  digits-export --model RUN --format savedmodel --output serving/digits/1
+  digits-export --model RUN --format savedmodel --output serving/digits/1 --overwrite
+      replaces the SavedModel exported there before"""
+
+PROG = "digits-export"
+
+
+def parser() -> cli.Parser:
+    parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
+    cli.add_model(parser, positional_deprecated=True)
+    parser.add_argument("--format", choices=("savedmodel", "tflite"), required=True,
+                        help="a TensorFlow SavedModel folder (TF Serving) or a .tflite file")
+    parser.add_argument("--output", type=Path, metavar="PATH",
+                        help="file (tflite) or folder (savedmodel); default: beside the model")
     parser.add_argument("--int8", action="store_true", help="tflite: int8 quantisation")
-    parser.add_argument("--min-agreement", type=float,
+    parser.add_argument("--min-agreement", type=float, metavar="SHARE",
                         help="refuse exports agreeing less (default 0.999; 0.99 with --int8)")
-    args = parser.parse_args(argv)
+    cli.add_overwrite(parser)
+    return parser
+
+
+def command(parser: cli.Parser, args) -> int:
     if args.int8 and args.format != "tflite":
         parser.error("--int8 goes with --format tflite")
+    model_path = cli.model_path(PROG, args)
+    if args.output is not None:
+        check_output(args.output, args.format, args.overwrite)
     min_agreement = args.min_agreement or (0.99 if args.int8 else 0.999)
     try:
-        output, share = export(args.run_dir, args.format, args.output, args.int8, min_agreement)
-    except (modelio.ModelLoadError, ValueError, OSError) as error:
-        print(f"digits-export: {error}", file=sys.stderr)
-        return 1
+        output, share = export(model_path, args.format, args.output, args.int8, min_agreement)
+    except modelio.ModelLoadError as error:
+        raise cli.CommandError(str(error), cli.USAGE) from None
+    except ValueError as error:  # the export disagrees with the model: nothing was written
+        raise cli.CommandError(str(error), cli.FAILED) from None
     print(f"agreement with the Keras model: {share:.2%} of {CHECK_IMAGES} MNIST test images")
     print(f"wrote {output}")
-    return 0
+    return cli.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser_ = parser()
+    return cli.run(PROG, lambda: command(parser_, parser_.parse_args(argv)))
 
 
 if __name__ == "__main__":

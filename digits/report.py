@@ -1,13 +1,14 @@
-"""Sweep report: `digits-report SWEEP_DIR [--csv FILE] [--plot FILE]`.
+"""Compare the runs of a sweep: `digits-report SWEEP_DIR [--csv FILE] [--plot FILE]`.
 
-One table of every run of a multirun folder: the overrides that differ between runs, test and
-validation accuracy, epochs and training time, best first; runs without metrics.json are listed
-as failed or unfinished. Printed as Markdown and saved as SWEEP_DIR/report.md.
+One table of every run of a multirun folder: the overrides that differ between runs, validation
+and test accuracy, epochs and training time. Runs are ranked by validation accuracy (what a choice
+may be made on); test accuracy is shown as the outcome, never chosen on. Runs without
+metrics.json are listed as failed or unfinished. Printed as Markdown and saved as
+SWEEP_DIR/report.md (rewritten each time).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -15,8 +16,15 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-COLUMNS = ("test_accuracy", "best_val_accuracy", "inverted_test_accuracy", "epochs",
-           "train_seconds")
+from digits import cli
+
+# val_accuracy: the validation accuracy of the saved model; older runs only have the best epoch's.
+VALIDATION_KEYS = ("val_accuracy", "best_val_accuracy")
+COLUMNS = ("val_accuracy", "test_accuracy", "inverted_test_accuracy", "epochs", "train_seconds")
+
+
+def validation_accuracy(metrics: dict) -> float | None:
+    return next((metrics[key] for key in VALIDATION_KEYS if metrics.get(key) is not None), None)
 
 
 def collect(sweep_dir: Path) -> list[dict]:
@@ -29,7 +37,8 @@ def collect(sweep_dir: Path) -> list[dict]:
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
         rows.append({"run": job.name, "folder": str(job), "overrides": overrides,
                      "status": "done" if metrics else "failed or unfinished",
-                     **{key: metrics.get(key) for key in COLUMNS}})
+                     **{key: metrics.get(key) for key in COLUMNS},
+                     "val_accuracy": validation_accuracy(metrics)})
     return rows
 
 
@@ -40,8 +49,9 @@ def swept_keys(rows: list[dict]) -> list[str]:
 
 
 def ranked(rows: list[dict]) -> list[dict]:
-    return sorted(rows, key=lambda row: (row["test_accuracy"] is None,
-                                         -(row["test_accuracy"] or 0.0)))
+    """Best validation accuracy first (never test accuracy); runs without one last."""
+    return sorted(rows, key=lambda row: (row["val_accuracy"] is None,
+                                         -(row["val_accuracy"] or 0.0)))
 
 
 def markdown(rows: list[dict], keys: list[str]) -> str:
@@ -67,10 +77,10 @@ def write_csv(rows: list[dict], keys: list[str], path: Path) -> None:
 
 
 def plot(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Test accuracy against each swept parameter (one panel each)."""
+    """Validation accuracy against each swept parameter (one panel each)."""
     from digits import plots
 
-    done = [row for row in rows if row["test_accuracy"] is not None]
+    done = [row for row in rows if row["val_accuracy"] is not None]
     figure, axes = plots.plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 4),
                                       squeeze=False)
     for axis, key in zip(axes[0], keys or ["run"]):
@@ -81,25 +91,44 @@ def plot(rows: list[dict], keys: list[str], path: Path) -> None:
             categories = sorted(set(values))
             positions = [categories.index(v) for v in values]
             axis.set_xticks(range(len(categories)), categories, rotation=20)
-        axis.scatter(positions, [row["test_accuracy"] for row in done])
+        axis.scatter(positions, [row["val_accuracy"] for row in done])
         axis.set_xlabel(key)
-        axis.set_ylabel("test accuracy")
+        axis.set_ylabel("validation accuracy")
         axis.grid(alpha=0.3)
     figure.tight_layout()
     plots.save(figure, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digits-report", description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path, help="a multirun folder (multirun/DATE/TIME)")
-    parser.add_argument("--csv", type=Path, help="also write the table as CSV")
-    parser.add_argument("--plot", type=Path, help="plot test accuracy against each parameter")
-    args = parser.parse_args(argv)
+EXAMPLES = """\
+  digits-report multirun/2026-01-01/12-00-00
+  digits-report multirun/2026-01-01/12-00-00 --csv sweep.csv --plot sweep.png
+  digits-report multirun/2026-01-01/12-00-00 --csv sweep.csv --overwrite"""
+
+PROG = "digits-report"
+
+
+def parser() -> cli.Parser:
+    # The sweep folder stays positional: it is what the command reads, not a model.
+    parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
+    parser.add_argument("sweep_dir", type=Path, metavar="SWEEP_DIR",
+                        help="a multirun folder (multirun/DATE/TIME)")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--plot", type=Path, metavar="FILE",
+                        help="plot validation accuracy against each swept parameter")
+    cli.add_overwrite(parser)
+    return parser
+
+
+def command(args) -> int:
+    for option in ("csv", "plot"):
+        if getattr(args, option) is not None:
+            cli.refuse_existing(getattr(args, option), args.overwrite, f"--{option}")
+    if not args.sweep_dir.is_dir():
+        raise cli.CommandError(f"{args.sweep_dir} is not a folder: give a multirun folder")
     rows = ranked(collect(args.sweep_dir))
     if not rows:
-        print(f"digits-report: no runs in {args.sweep_dir} (no */.hydra/overrides.yaml)",
-              file=sys.stderr)
-        return 2
+        raise cli.CommandError(f"no runs in {args.sweep_dir} (no */.hydra/overrides.yaml): "
+                               "give a multirun folder (multirun/DATE/TIME)")
     keys = swept_keys(rows)
     table = markdown(rows, keys)
     (args.sweep_dir / "report.md").write_text(table + "\n")
@@ -108,12 +137,20 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(rows, keys, args.csv)
     if args.plot:
         plot(rows, keys, args.plot)
-    failed = [row["run"] for row in rows if row["test_accuracy"] is None]
+    failed = [row["run"] for row in rows if row["status"] != "done"]
     if failed:
         print(f"\nfailed or unfinished: {', '.join(failed)}")
-    if rows[0]["test_accuracy"] is not None:
-        print(f"\nbest run: {rows[0]['folder']} (test accuracy {rows[0]['test_accuracy']:.4f})")
-    return 0
+    best = rows[0]
+    if best["val_accuracy"] is not None:
+        test = "" if best["test_accuracy"] is None else \
+            f", test accuracy {best['test_accuracy']:.4f}"
+        print(f"\nbest run by validation accuracy: {best['folder']} "
+              f"(validation accuracy {best['val_accuracy']:.4f}{test})")
+    return cli.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

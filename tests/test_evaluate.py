@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import SMOKE, run_cli
-from digits import evaluate
+from digits import data, evaluate, modelio
+from helpers import SMOKE, run_cli, scores
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def trained_run(tmp_path_factory):
 def test_evaluate_reports_the_runs_own_test_accuracy_and_writes_its_figures(trained_run):
     for name in ("confusion_matrix.png", "errors.png", "reliability.png"):
         (trained_run / "plots" / name).unlink()  # the training run wrote them too
-    result = run_cli("digits.evaluate", str(trained_run))
+    result = run_cli("digits.evaluate", "--model", str(trained_run))
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((trained_run / "metrics.json").read_text())
     saved = json.loads((trained_run / "evaluation.json").read_text())
@@ -62,9 +62,10 @@ def test_expected_calibration_error():
 def test_bad_model_files_get_a_clear_error_and_no_traceback(tmp_path, content):
     if content is not None:
         (tmp_path / "model.keras").write_bytes(content)
-    result = run_cli("digits.evaluate", str(tmp_path))
-    assert result.returncode == 1
-    assert "digits-evaluate:" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("digits.evaluate", "--model", str(tmp_path))
+    assert result.returncode == 2  # an unloadable model, as in every digits command
+    assert result.stderr.startswith("digits-evaluate: ") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_lambda_model_is_refused_by_evaluate_and_its_code_never_runs(tmp_path):
@@ -73,8 +74,8 @@ def test_a_lambda_model_is_refused_by_evaluate_and_its_code_never_runs(tmp_path)
     inputs = keras.Input((28, 28, 1))
     keras.Model(inputs, keras.layers.Lambda(code)(inputs)).save(tmp_path / "model.keras")
     marker.unlink(missing_ok=True)
-    result = run_cli("digits.evaluate", str(tmp_path))
-    assert result.returncode == 1 and "contains code" in result.stderr
+    result = run_cli("digits.evaluate", "--model", str(tmp_path))
+    assert result.returncode == 2 and "contains code" in result.stderr
     assert "Traceback" not in result.stderr
     assert not marker.exists()
 
@@ -85,3 +86,58 @@ def test_a_run_without_mistakes_still_gets_its_figures(tmp_path):
     figure = plots.image_grid(np.zeros((0, 28, 28)), [], title="most confident mistakes")
     plots.save(figure, tmp_path / "errors.png")
     assert (tmp_path / "errors.png").stat().st_size > 0
+
+
+def files_of(folder):
+    return {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and "evaluations" not in path.relative_to(folder).parts}
+
+
+@pytest.fixture(scope="module")
+def other_npz(tmp_path_factory):
+    """300 MNIST test images (and a few training ones) in a .npz of their own."""
+    arrays = data.read_npz(data.BUNDLED_MNIST)
+    path = tmp_path_factory.mktemp("other") / "other.npz"
+    np.savez(path, x_train=arrays["x_train"][:100], y_train=arrays["y_train"][:100],
+             x_test=arrays["x_test"][-300:], y_test=arrays["y_test"][-300:])
+    return path
+
+
+def test_evaluate_on_an_npz_writes_its_own_folder_and_leaves_the_runs_evaluation_untouched(
+        trained_run, other_npz):
+    own = run_cli("digits.evaluate", "--model", str(trained_run))
+    assert own.returncode == 0, own.stderr[-3000:]
+    before = files_of(trained_run)
+    assert {"evaluation.json", "metrics.json"} <= {str(path) for path in before}
+
+    result = run_cli("digits.evaluate", "--model", str(trained_run), "--data", str(other_npz))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert files_of(trained_run) == before  # byte for byte, figures and events included
+    folder = trained_run / "evaluations" / "other"
+    saved = json.loads((folder / "evaluation.json").read_text())
+    assert saved["images"] == 300 and saved["data"] == str(other_npz.resolve())
+    arrays = np.load(other_npz)
+    expected = scores(modelio.load(trained_run), arrays["x_test"], arrays["y_test"])
+    assert saved["test_accuracy"] == pytest.approx(expected["accuracy"], abs=1e-9)
+    assert saved["inverted_test_accuracy"] == pytest.approx(expected["inverted_accuracy"],
+                                                            abs=1e-9)
+    for name in ("confusion_matrix.png", "errors.png", "reliability.png"):
+        assert (folder / "plots" / name).stat().st_size > 5000, name
+    assert f"in {folder}" in result.stdout
+
+
+def test_the_positional_run_folder_still_works_with_a_deprecation_line(trained_run, tmp_path):
+    result = run_cli("digits.evaluate", str(trained_run))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.strip() == ("digits-evaluate: the positional RUN_DIR is deprecated; "
+                                     "use --model RUN_DIR")
+    twice = run_cli("digits.evaluate", str(trained_run), "--model", str(trained_run))
+    assert twice.returncode == 2 and "give the model once" in twice.stderr
+
+
+def test_a_missing_data_file_is_one_line_and_exit_1(trained_run, tmp_path):
+    result = run_cli("digits.evaluate", "--model", str(trained_run), "--data",
+                     str(tmp_path / "absent.npz"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("digits-evaluate: ")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -45,9 +45,10 @@ def test_low_confidence_is_marked(model):
     cv2.circle(scribble, (100, 100), 60, 20, 40)
     cv2.line(scribble, (40, 40), (160, 160), 20, 30)
     cv2.line(scribble, (160, 40), (40, 160), 20, 30)
-    confident = predict.read_digits(model, [scribble], min_confidence=0.0)[0]
+    confidence = predict.read_digits(model, [scribble])[0].confidence
+    confident = predict.read_digits(model, [scribble], min_confidence=confidence - 1e-4)[0]
     assert not confident.low_confidence
-    doubtful = predict.read_digits(model, [scribble], min_confidence=1.01)[0]
+    doubtful = predict.read_digits(model, [scribble], min_confidence=confidence + 1e-4)[0]
     assert doubtful.low_confidence and doubtful.digit == confident.digit
 
 
@@ -116,7 +117,23 @@ def test_cli_refuses_a_bad_model_without_traceback(tmp_path):
     (tmp_path / "model.keras").write_text("not a model")
     result = run_cli("digits.predict", "--model", str(tmp_path), str(PHOTOS / "grey.png"))
     assert result.returncode == 2 and "cannot load the model" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv", "--plot"])
+def test_an_existing_output_file_is_refused_and_kept_unless_overwrite(tmp_path, option):
+    output = tmp_path / "mine.out"
+    output.write_text("the user's own file\n")
+    photo = str(PHOTOS / "Humor-Sans_4_0.jpg")
+    refused = run_cli("digits.predict", "--model", str(MODEL), option, str(output), photo)
+    assert refused.returncode == 2 and refused.stdout == ""  # refused before reading anything
+    assert refused.stderr.strip() == (f"digits-predict: {option} {output} already exists; "
+                                      "add --overwrite to replace it")
+    assert output.read_text() == "the user's own file\n"
+    replaced = run_cli("digits.predict", "--model", str(MODEL), option, str(output),
+                       "--overwrite", photo)
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert output.read_bytes() != b"the user's own file\n" and output.stat().st_size > 20
 
 
 def test_large_jpegs_are_decoded_reduced_but_never_below_the_working_size(tmp_path):

@@ -1,0 +1,127 @@
+"""What every argparse digits-* command shares: exit codes, one-line errors, the --model,
+--overwrite and --verbose options, refusing to replace a user's path, and Ctrl-C.
+
+digits-train is a Hydra app and follows the same exit codes on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from digits import quiet
+
+OK = 0  # done
+FAILED = 1  # some inputs or outputs failed (including disk errors)
+USAGE = 2  # usage or configuration error, an unloadable model, a refused overwrite
+DIVERGED = 3  # training diverged (digits-train)
+INTERRUPTED = 130  # Ctrl-C
+
+EXIT_CODES = ("exit codes: 0 done; 1 some inputs or outputs failed (including disk errors);\n"
+              "  2 usage error, unloadable model or refused overwrite; 130 interrupted")
+
+
+class CommandError(Exception):
+    """Ends a command with a one-line message on stderr and exit `status`."""
+
+    def __init__(self, message: str, status: int = USAGE):
+        super().__init__(message)
+        self.status = status
+
+
+def one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def print_error(prog: str, message: object) -> None:
+    print(f"{prog}: {one_line(message)}", file=sys.stderr)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with an examples epilog and usage errors as one line (`prog: message`)."""
+
+    def __init__(self, prog: str, description: str, examples: str):
+        super().__init__(prog=prog, description=description,
+                         epilog="examples:\n" + examples.strip("\n") + "\n\n" + EXIT_CODES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        self.add_argument("--verbose", action="store_true",
+                          help="show TensorFlow's own log (start-up lines, warnings) too")
+
+    def error(self, message: str):
+        print_error(self.prog, f"{message} (see {self.prog} --help)")
+        sys.exit(USAGE)
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        if parsed.verbose:
+            os.environ[quiet.VERBOSE_VARIABLE] = "1"
+        return parsed
+
+
+def add_model(parser: argparse.ArgumentParser, positional_deprecated: bool = False) -> None:
+    """--model PATH; with `positional_deprecated`, a bare RUN_DIR is still taken (not shown)."""
+    parser.add_argument("--model", metavar="PATH",
+                        help="a run folder (its model.keras) or a .keras file")
+    if positional_deprecated:
+        parser.add_argument("deprecated_model", nargs="?", metavar="RUN_DIR",
+                            help=argparse.SUPPRESS)
+
+
+def add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output paths that already exist (never done without it)")
+
+
+def model_path(prog: str, args: argparse.Namespace) -> Path:
+    """--model, else the deprecated positional RUN_DIR (with a warning), else the shipped model."""
+    from digits import modelio  # here: modelio imports Keras, which not every command needs
+
+    deprecated = getattr(args, "deprecated_model", None)
+    if deprecated is not None:
+        if args.model is not None:
+            raise CommandError("give the model once, as --model PATH")
+        print(f"{prog}: the positional RUN_DIR is deprecated; use --model RUN_DIR",
+              file=sys.stderr)
+        return Path(deprecated)
+    if args.model is not None:
+        return Path(args.model)
+    default = modelio.default_model_path()
+    if default is None:
+        raise CommandError("no model given: add --model PATH (a run folder or a .keras file)")
+    return default
+
+
+def load_model(prog: str, args: argparse.Namespace):
+    """The model of `args` (see model_path); an unloadable one is a CommandError (exit 2)."""
+    from digits import modelio
+
+    try:
+        return modelio.load(model_path(prog, args))
+    except modelio.ModelLoadError as error:
+        raise CommandError(str(error)) from None
+
+
+def refuse_existing(path: Path, overwrite: bool, option: str) -> None:
+    """A path the user named that exists (a file, or a folder with anything in it) is never
+    replaced without --overwrite: CommandError (exit 2)."""
+    if overwrite or not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    raise CommandError(f"{option} {path} already exists; add --overwrite to replace it")
+
+
+def run(prog: str, command: Callable[[], int]) -> int:
+    """Run a command's body: CommandError and disk errors as one line, Ctrl-C as exit 130."""
+    try:
+        return command()
+    except CommandError as error:
+        print_error(prog, error)
+        return error.status
+    except OSError as error:  # unwritable folder, full disk, file vanished
+        print_error(prog, error)
+        return FAILED
+    except KeyboardInterrupt:
+        print_error(prog, "interrupted")
+        return INTERRUPTED
