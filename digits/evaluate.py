@@ -171,7 +171,7 @@ EXAMPLES = """\
 PROG = "digits-evaluate"
 
 
-def parser() -> cli.Parser:
+def build_parser() -> cli.Parser:
     parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
     cli.add_model(parser, positional_deprecated=True)
     parser.add_argument("--data", metavar="PATH",
@@ -195,7 +195,7 @@ def command(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
+    return cli.run(PROG, lambda: command(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ EXAMPLES = """\
 PROG = "digits-export"
 
 
-def parser() -> cli.Parser:
+def build_parser() -> cli.Parser:
     parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
     cli.add_model(parser, positional_deprecated=True)
     parser.add_argument("--format", choices=("savedmodel", "tflite"), required=True,
@@ -186,7 +186,7 @@ def command(parser: cli.Parser, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser_ = parser()
+    parser_ = build_parser()
     return cli.run(PROG, lambda: command(parser_, parser_.parse_args(argv)))
 
 

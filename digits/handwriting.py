@@ -43,7 +43,7 @@ EXAMPLES = """\
       then fine-tune a model on them"""
 
 
-def parser():
+def build_parser() -> cli.Parser:
     parser = cli.Parser("digits-handwriting", __doc__.strip(), EXAMPLES)
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR",
                         help="folder to write sub-folders 0 .. 9 into (other files are kept)")
@@ -71,7 +71,7 @@ def command(parser, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser_ = parser()
+    parser_ = build_parser()
     return cli.run("digits-handwriting", lambda: command(parser_, parser_.parse_args(argv)))
 
 

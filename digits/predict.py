@@ -207,7 +207,7 @@ EXAMPLES = """\
 PROG = "digits-predict"
 
 
-def parser() -> cli.Parser:
+def build_parser() -> cli.Parser:
     parser = cli.Parser(PROG, "Read handwritten digits in photos: one digit per photo, or a "
                         "number per photo with --number.", EXAMPLES)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
@@ -241,7 +241,7 @@ def command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
+    return cli.run(PROG, lambda: command(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ EXAMPLES = """\
 PROG = "digits-report"
 
 
-def parser() -> cli.Parser:
+def build_parser() -> cli.Parser:
     # The sweep folder stays positional: it is what the command reads, not a model.
     parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
     parser.add_argument("sweep_dir", type=Path, metavar="SWEEP_DIR",
@@ -150,7 +150,7 @@ def command(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
+    return cli.run(PROG, lambda: command(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from omegaconf import OmegaConf
 from digits import cli, evaluate, export, handwriting, modelio, predict, report
 from helpers import PHOTOS, SMALL_CNN, run_cli
 
-PARSERS = {"digits-predict": predict.parser, "digits-evaluate": evaluate.parser,
-           "digits-export": export.parser, "digits-report": report.parser,
-           "digits-handwriting": handwriting.parser}
+PARSERS = {"digits-predict": predict.build_parser, "digits-evaluate": evaluate.build_parser,
+           "digits-export": export.build_parser, "digits-report": report.build_parser,
+           "digits-handwriting": handwriting.build_parser}
 MAINS = {"digits-predict": predict.main, "digits-evaluate": evaluate.main,
          "digits-export": export.main, "digits-report": report.main,
          "digits-handwriting": handwriting.main}
@@ -74,11 +74,11 @@ def test_the_shipped_model_is_used_when_there_is_one(monkeypatch):
 
 
 def test_a_positional_run_folder_is_deprecated_but_taken(capsys):
-    args = export.parser().parse_args(["runs/a", "--format", "tflite"])
+    args = export.build_parser().parse_args(["runs/a", "--format", "tflite"])
     assert str(cli.model_path("digits-export", args)) == "runs/a"
     assert capsys.readouterr().err == ("digits-export: the positional RUN_DIR is deprecated; use "
                                        "--model RUN_DIR\n")
-    both = export.parser().parse_args(["runs/a", "--model", "runs/b", "--format", "tflite"])
+    both = export.build_parser().parse_args(["runs/a", "--model", "runs/b", "--format", "tflite"])
     with pytest.raises(cli.CommandError, match="give the model once"):
         cli.model_path("digits-export", both)
 
