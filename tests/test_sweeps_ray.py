@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SMOKE, run_cli
+from helpers import SMOKE, run_cli
 
 pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the ray extra is needed")
 
