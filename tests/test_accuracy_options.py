@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import SMOKE, compose_train
-from digits import augment, losses, models, pipeline, trainer
-from digits.config import (AugmentationConfig, ConfigError, CnnGapConfig, EarlyStoppingConfig,
-                           MlpConfig, ResnetConfig, Schedule, TrainerConfig)
+from helpers import SMOKE, compose_train, label_smoothing, scores
+from digits import augment, data, losses, models, pipeline, trainer
+from digits.config import (AugmentationConfig, CnnGapConfig, ConfigError, EarlyStoppingConfig,
+                           MlpConfig, Optimizer, ResnetConfig, Schedule, TrainerConfig)
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -64,13 +64,78 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     cfg = TrainerConfig(schedule=Schedule.cosine, learning_rate=0.01, epochs=4, warmup_epochs=1)
     schedule = trainer.learning_rate(cfg, steps_per_epoch=10)
     rates = [float(schedule(step)) for step in (0, 5, 10, 25, 40)]
-    assert rates[0] == 0 and rates[1] == pytest.approx(0.005) and rates[2] == pytest.approx(0.01)
-    assert 0 < rates[3] < 0.01 and rates[4] == pytest.approx(0, abs=1e-7)
+    # 10 warm-up steps to 0.01, then half a cosine over the 30 steps left: halfway at step 25.
+    assert rates == pytest.approx([0, 0.005, 0.01, 0.005, 0], abs=1e-7)
 
 
-def test_plateau_schedule_adds_reduce_lr_on_plateau(tmp_path):
-    callbacks = trainer.make_callbacks(TrainerConfig(schedule=Schedule.plateau), tmp_path)
-    assert any(isinstance(c, keras.callbacks.ReduceLROnPlateau) for c in callbacks)
+def tiny_fit(model: keras.Model, cfg: TrainerConfig, run_dir, epochs: int = 3):
+    """trainer.fit (the callbacks digits-train uses) on 64 random images, 16 a batch."""
+    x = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    y = np.arange(64, dtype=np.uint8) % 10
+    trainer.compile_model(model, cfg, steps_per_epoch=4)
+    train = pipeline.training_dataset(x, y, 16, seed=0)
+    val = pipeline.evaluation_dataset(x[:32], y[:32], 16)
+    return trainer.fit(model, train, val, cfg, run_dir)
+
+
+def test_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls(tmp_path):
+    # At a rate of 1e-9 (and without batch norm, whose statistics move whatever the rate) the
+    # validation loss cannot improve by ReduceLROnPlateau's min_delta, so every epoch after the
+    # first is a plateau of plateau_patience=1: the rate halves twice.
+    cfg = TrainerConfig(schedule=Schedule.plateau, learning_rate=1e-9, plateau_factor=0.5,
+                        plateau_patience=1, epochs=3, verbose=0,
+                        early_stopping=EarlyStoppingConfig(enabled=False))
+    model = models.build(MlpConfig(hidden_units=[16], batch_norm=False))
+    history, _ = tiny_fit(model, cfg, tmp_path)
+    assert len(history["loss"]) == 3
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.25e-9, rel=1e-5)
+    constant = models.build(MlpConfig(hidden_units=[16], batch_norm=False))
+    tiny_fit(constant, TrainerConfig(learning_rate=1e-9, epochs=3, verbose=0,
+                                     early_stopping=EarlyStoppingConfig(enabled=False)),
+             tmp_path / "constant")
+    assert float(constant.optimizer.learning_rate) == pytest.approx(1e-9, rel=1e-5)
+
+
+def optimizer_settings(model: keras.Model) -> dict:
+    """What the compiled optimizer was given: its class, learning rate (a float, or the schedule's
+    class and config), weight decay, EMA and momentum."""
+    config = model.optimizer.get_config()
+    rate = config["learning_rate"]
+    return {"class": type(model.optimizer).__name__,
+            "learning_rate": (rate["class_name"], rate["config"]) if isinstance(rate, dict)
+            else pytest.approx(rate),
+            "weight_decay": config["weight_decay"], "use_ema": config["use_ema"],
+            "ema_momentum": config["ema_momentum"] if config["use_ema"] else None,
+            "momentum": config.get("momentum"), "nesterov": config.get("nesterov")}
+
+
+COSINE = ("CosineDecay", {"initial_learning_rate": 0.0, "decay_steps": 5 * 10 - 5, "alpha": 0.0,
+                          "name": "CosineDecay", "warmup_target": 0.004, "warmup_steps": 5})
+
+
+@pytest.mark.parametrize("options, expected", [
+    (dict(optimizer=Optimizer.adam, learning_rate=0.003),
+     {"class": "Adam", "learning_rate": 0.003, "weight_decay": None, "use_ema": False,
+      "ema_momentum": None, "momentum": None, "nesterov": None}),
+    (dict(optimizer=Optimizer.adamw, learning_rate=0.004, weight_decay=1e-4, epochs=5,
+          schedule=Schedule.cosine, warmup_epochs=0.5, label_smoothing=0.05, ema_momentum=0.99,
+          early_stopping=EarlyStoppingConfig(enabled=False)),
+     {"class": "AdamW", "learning_rate": COSINE, "weight_decay": 1e-4, "use_ema": True,
+      "ema_momentum": 0.99, "momentum": None, "nesterov": None}),
+    (dict(optimizer=Optimizer.sgd, learning_rate=0.02),
+     {"class": "SGD", "learning_rate": 0.02, "weight_decay": None, "use_ema": False,
+      "ema_momentum": None, "momentum": 0.9, "nesterov": True}),
+])
+@pytest.mark.parametrize("steps_per_execution, jit_compile", [(1, False), (3, True)])
+def test_compile_hands_every_trainer_option_to_the_loss_and_optimizer(
+        options, expected, steps_per_execution, jit_compile):
+    cfg = TrainerConfig(steps_per_execution=steps_per_execution, jit_compile=jit_compile, **options)
+    model = models.build(MlpConfig(hidden_units=[8]))
+    trainer.compile_model(model, cfg, steps_per_epoch=10)
+    assert optimizer_settings(model) == expected
+    assert label_smoothing(model) == pytest.approx(cfg.label_smoothing)
+    assert model.steps_per_execution == steps_per_execution
+    assert model.jit_compile is jit_compile
 
 
 def test_ema_ends_training_with_the_averaged_weights():
@@ -123,14 +188,30 @@ def test_strong_augmentation_runs_in_tf_data_and_repeats_with_a_seed():
     np.testing.assert_array_equal(batch, first_batch())
 
 
-def test_fast_experiment_options_train_end_to_end(tmp_path):
+def test_fast_experiment_options_reach_the_saved_model(tmp_path):
     cfg = compose_train(["experiment=fast", *SMOKE, "model.filters=[8,16]",
                          "trainer.steps_per_execution=2", "trainer.jit_compile=false"])
-    assert cfg.trainer.schedule is Schedule.cosine and cfg.trainer.label_smoothing > 0
     metrics = run_training(cfg, tmp_path)
-    assert metrics["epochs"] == 1 and 0 <= metrics["test_accuracy"] <= 1
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
-    assert keras.saving.load_model(tmp_path / "model.keras", safe_mode=True).name == "cnn"
+    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert model.name == "cnn" and [layer.filters for layer in model.layers
+                                    if isinstance(layer, keras.layers.Conv2D)] == [8, 8, 16, 16]
+    # The compile config saved with the model is what training ran with.
+    steps = -(-300 // 128)  # 300 training images in batches of 128
+    assert optimizer_settings(model) == {
+        "class": "AdamW", "weight_decay": 1e-4, "use_ema": False, "ema_momentum": None,
+        "momentum": None, "nesterov": None,
+        "learning_rate": ("CosineDecay", {"initial_learning_rate": 0.0, "alpha": 0.0,
+                                          "decay_steps": steps - int(0.5 * steps),
+                                          "name": "CosineDecay", "warmup_target": 0.004,
+                                          "warmup_steps": int(0.5 * steps)})}
+    assert label_smoothing(model) == pytest.approx(0.05)
+    assert model.steps_per_execution == 2 and model.jit_compile is False
+    splits = data.load(cfg.data, cfg.seed)
+    recomputed = scores(model, splits.x_test, splits.y_test)
+    assert metrics["test_accuracy"] == pytest.approx(recomputed["accuracy"], abs=1e-6)
+    assert metrics["inverted_test_accuracy"] == pytest.approx(recomputed["inverted_accuracy"],
+                                                              abs=1e-6)
 
 
 def test_best_experiment_builds_its_three_block_cnn_and_trains_on_all_but_2000_images():

@@ -1,11 +1,18 @@
-"""Every config group is validated before any data is loaded or any training starts."""
+"""Every config group is validated before any data is loaded or any training starts; every default
+lives in the schema; renamed options keep working for a release."""
+
+from importlib import resources
 
 import pytest
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from helpers import SMOKE, compose_train, run_cli
-from digits.config import CnnConfig, ConfigError, MlpConfig, Optimizer
+from digits.config import (RENAMED_OPTIONS, CnnConfig, ConfigError, MlpConfig, Optimizer,
+                           renamed_option_warnings)
+
+CONF = resources.files("digits.conf")
 
 
 def test_defaults_are_the_articles_recipe():
@@ -86,3 +93,97 @@ def test_cli_rejects_a_too_large_validation_split(tmp_path):
     result = run_cli("digits.train", "data.val_size=60000", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 2
     assert "data.val_size=60000 is invalid" in result.stderr + result.stdout
+
+
+# --- one source for every default --------------------------------------------------------------
+def leaves(node: dict, prefix: str = ""):
+    """(dotted key, value) of every leaf of a plain nested mapping."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def options(group: str) -> list[str]:
+    return sorted(f.name.removesuffix(".yaml") for f in CONF.joinpath(group).iterdir()
+                  if f.name.endswith(".yaml"))
+
+
+def read_option(group: str, option: str) -> tuple[list, dict]:
+    """An option file's defaults list and the values it sets itself (${...} unresolved)."""
+    node = OmegaConf.to_container(OmegaConf.load(str(CONF.joinpath(group, f"{option}.yaml"))),
+                                  resolve=False) or {}
+    return node.pop("defaults", []), node
+
+
+# Values the compose below needs for the required keys; no option sets either.
+REQUIRED = ["data.path=PATH", "trainer.init_from=MODEL"]
+
+
+@pytest.mark.parametrize("group", ["data", "augmentation", "model", "trainer"])
+def test_group_files_set_only_what_differs_from_the_schema(group):
+    for option in options(group):
+        chosen = getattr(compose_train([f"{group}={option}", *REQUIRED]), group)
+        schema = OmegaConf.structured(type(chosen))
+        for key, value in leaves(read_option(group, option)[1]):
+            assert value != OmegaConf.select(schema, key, throw_on_missing=False), (
+                f"conf/{group}/{option}.yaml sets {key}={value!r}, the schema's default: "
+                "drop it (digits/config.py holds it)")
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_experiments_set_only_what_their_groups_do_not(experiment):
+    defaults, values = read_option("experiment", experiment)
+    groups = [f"{key.removeprefix('override /')}={option}" for entry in defaults
+              if isinstance(entry, dict) for key, option in entry.items()]
+    base = OmegaConf.structured(compose_train(groups + REQUIRED))
+    for key, value in leaves(values):
+        assert value != OmegaConf.select(base, key), (
+            f"conf/experiment/{experiment}.yaml sets {key}={value!r}, which its groups already "
+            "give: drop it")
+
+
+def test_steps_per_execution_default_is_the_schemas():
+    from digits.config import TrainerConfig
+    assert compose_train().trainer.steps_per_execution == TrainerConfig().steps_per_execution == 8
+
+
+# --- one mechanism for required values ---------------------------------------------------------
+@pytest.mark.parametrize("overrides, key", [
+    (["data=npz"], "data.path"),
+    (["data=folder"], "data.path"),
+    (["experiment=finetune", "data.path=photos/"], "trainer.init_from"),
+])
+def test_a_required_value_left_out_names_the_key_to_add(overrides, key):
+    with pytest.raises(ConfigError) as error:
+        compose_train(overrides)
+    assert str(error.value) == f"{key} is required: add {key}=... to the command"
+
+
+def test_cli_stops_for_a_missing_path_before_loading_data_and_warns_of_an_old_name(tmp_path):
+    result = run_cli("digits.train", "data=npz", "augmentation=seed", *SMOKE[3:],
+                     f"hydra.run.dir={tmp_path}/run")
+    output = result.stderr + result.stdout
+    assert result.returncode == 2
+    assert "data.path is required: add data.path=... to the command" in output
+    assert "Traceback" not in output
+    assert "validation" not in output  # the "data: N train, N validation" line of a load
+    assert not (tmp_path / "run" / "history.csv").exists()
+    warnings = [line for line in output.splitlines() if "deprecated" in line]
+    assert len(warnings) == 1 and "use augmentation=article" in warnings[0]
+
+
+# --- renamed options -----------------------------------------------------------------------------
+RENAMES = [(group, old, new) for group, renames in RENAMED_OPTIONS.items()
+           for old, new in renames.items()]
+
+
+@pytest.mark.parametrize("group, old, new", RENAMES)
+def test_an_old_option_name_composes_the_same_and_names_the_new_one(group, old, new):
+    assert compose_train([f"{group}={old}"]) == compose_train([f"{group}={new}"])
+    defaults, values = read_option(group, old)
+    assert defaults == [new, "_self_"] and values == {}  # a thin alias
+    assert renamed_option_warnings({group: old, "data": "mnist"}) == [
+        f"{group}={old} is deprecated and will be removed in the next release: use {group}={new}"]
+    assert renamed_option_warnings({group: new}) == []

@@ -10,11 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import compose_train, run_cli
-from digits import data, evaluate, handwriting, modelio, train, vision
+from helpers import SMALL_CNN, compose_train, run_cli, scores
+from digits import data, handwriting, modelio, train, vision
 from digits.config import ConfigError, FolderDataConfig
 
-SMALL_CNN = Path(__file__).parent / "data" / "small_cnn.keras"
 HAND = 3  # a serif italic hand: its footed "1" is read as "2" by MNIST models
 
 
@@ -100,11 +99,14 @@ def test_finetuning_starts_from_the_given_model_and_reports_before_and_after(pho
     metrics = finetune(photos, tmp_path)
     splits = data.load(FolderDataConfig(path=str(photos), val_fraction=0.17, test_fraction=0.5),
                        seed=42)
-    before = evaluate.evaluate(modelio.load(SMALL_CNN), splits.x_test, splits.y_test)
-    assert metrics["initial_test_accuracy"] == pytest.approx(before["test_accuracy"])
-    assert metrics["epochs"] == 3 and 0 <= metrics["test_accuracy"] <= 1
-    tuned = modelio.load(tmp_path / "model.keras")
-    assert tuned.count_params() == modelio.load(SMALL_CNN).count_params()
+    start, tuned = modelio.load(SMALL_CNN), modelio.load(tmp_path / "model.keras")
+    before = scores(start, splits.x_test, splits.y_test)["accuracy"]
+    assert metrics["initial_test_accuracy"] == pytest.approx(before, abs=1e-6)
+    assert metrics["test_accuracy"] == pytest.approx(
+        scores(tuned, splits.x_test, splits.y_test)["accuracy"], abs=1e-6)
+    assert metrics["epochs"] == 3
+    assert tuned.count_params() == start.count_params()
+    assert not np.array_equal(start.layers[0].get_weights()[0], tuned.layers[0].get_weights()[0])
 
 
 def test_frozen_features_keep_every_weight_but_the_classifiers(photos, tmp_path):
@@ -120,7 +122,9 @@ def test_cli_errors_for_a_missing_model_or_path(photos, tmp_path):
     result = run_cli("digits.train", "experiment=finetune", f"data.path={photos}",
                      f"hydra.run.dir={tmp_path / 'a'}")
     assert result.returncode == 2
-    assert "trainer.init_from is required" in result.stdout + result.stderr
+    assert ("trainer.init_from is required: add trainer.init_from=... to the command"
+            in result.stdout + result.stderr)
+    assert "validation" not in result.stdout + result.stderr  # stopped before reading the photos
     result = run_cli("digits.train", "experiment=finetune", f"data.path={photos}",
                      f"trainer.init_from={tmp_path / 'nothing'}", f"hydra.run.dir={tmp_path / 'b'}")
     assert result.returncode == 2 and "no model at" in result.stdout + result.stderr
@@ -130,7 +134,8 @@ def test_cli_errors_for_a_missing_model_or_path(photos, tmp_path):
 def test_evaluate_reads_a_folder_of_photos(photos, tmp_path):
     model = tmp_path / "model.keras"
     model.write_bytes(SMALL_CNN.read_bytes())
-    result = run_cli("digits.evaluate", str(tmp_path), "--data", str(photos))
+    result = run_cli("digits.evaluate", "--model", str(tmp_path), "--data", str(photos))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "of 60" in result.stdout
-    assert json.loads((tmp_path / "evaluation.json").read_text())["images"] == 60
+    evaluation = tmp_path / "evaluations" / photos.name / "evaluation.json"
+    assert json.loads(evaluation.read_text())["images"] == 60
