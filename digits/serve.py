@@ -31,7 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from digits import modelio, photos, predict
+from digits import cli, modelio, photos, predict
 from digits.batching import Batcher
 from digits.uploads import UploadLimit
 
@@ -177,48 +177,54 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def default_model() -> str | None:
-    """The model the package ships, once it ships one."""
-    finder = getattr(modelio, "default_model_path", None)
-    found = finder() if finder else None
-    return str(found) if found else None
+PROG = "digits-serve"
+EXAMPLES = """\
+  digits-serve --model RUN
+  digits-serve --model model.keras --host 0.0.0.0 --port 8080
+  digits-serve --model RUN --no-batching --port 0"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="digits-serve", description="A web page and an HTTP "
-                                     "API that read handwritten digits.")
-    parser.add_argument("--model", default=default_model(),
-                        help="a run folder or a .keras file (default: the model the package "
-                             "ships, if any)")
+def parser() -> cli.Parser:
+    parser = cli.Parser(PROG, "A web page and an HTTP API that read handwritten digits.\n"
+                        "Open the URL it prints; Ctrl-C stops it (exit 0).", EXAMPLES)
+    cli.add_model(parser)
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (0.0.0.0: every network)")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB,
-                        help="largest request body accepted (a batch's files together)")
-    parser.add_argument("--max-pixels", type=int, default=photos.DEFAULT_MAX_PIXELS,
-                        help="largest image accepted, in pixels (read from its header)")
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0: every network)")
+    parser.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port")
+    parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, metavar="MB",
+                        help="largest request body accepted, a batch's files together "
+                             f"(default {DEFAULT_MAX_UPLOAD_MB})")
+    parser.add_argument("--max-pixels", type=int, default=photos.DEFAULT_MAX_PIXELS, metavar="N",
+                        help="largest image accepted, in pixels, read from its header "
+                             f"(default {photos.DEFAULT_MAX_PIXELS})")
     parser.add_argument("--no-batching", dest="batching", action="store_false",
                         help="call the model once per request (to compare with batching)")
-    args = parser.parse_args(argv)
-    if args.model is None:
-        parser.error("no model: give --model PATH (a run folder or a .keras file)")
+    return parser
+
+
+def command(args: argparse.Namespace) -> int:
+    model_path = cli.model_path(PROG, args)
+    model = cli.load_model(PROG, args)
     try:
-        model = modelio.load(args.model)
         sock = listening_socket(args.host, args.port)
-    except (modelio.ModelLoadError, OSError) as error:
-        print(f"digits-serve: {error}", file=sys.stderr)
-        return 2
-    app = create_app(model, args.model, batching=args.batching, max_upload_mb=args.max_upload_mb,
-                     max_pixels=args.max_pixels)
+    except OSError as error:
+        raise cli.CommandError(f"cannot listen on {args.host}:{args.port}: "
+                               f"{error.strerror or error}") from None
+    app = create_app(model, model_path, batching=args.batching,
+                     max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"digits-serve: open http://{shown}:{port}/ (API docs: /docs; Ctrl-C stops)",
+    print(f"{PROG}: open http://{shown}:{port}/ (API docs: /docs; Ctrl-C stops)",
           file=sys.stderr, flush=True)
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down, then raises the Ctrl-C again: we are done
         pass
-    return 0  # Ctrl-C is how a server is stopped, not a failure
+    return cli.OK  # Ctrl-C is how a server is stopped, not a failure
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(PROG, lambda: command(parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

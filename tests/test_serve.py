@@ -282,9 +282,19 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_answers(model):
 
 # --- the command --------------------------------------------------------------------------------
 
-def test_the_command_needs_a_loadable_model(tmp_path):
+def test_the_command_needs_a_loadable_model_and_a_free_port(tmp_path):
     result = run_cli("digits.serve", "--model", str(tmp_path / "missing.keras"), "--port", "0")
-    assert result.returncode == 2 and result.stderr.strip().startswith("digits-serve: ")
+    assert result.returncode == 2 and result.stderr.startswith("digits-serve: no model at")
+    assert len(result.stderr.strip().splitlines()) == 1
+    if modelio.default_model_path() is None:  # until the package ships a model
+        result = run_cli("digits.serve", "--port", "0")
+        assert result.returncode == 2 and "--model PATH" in result.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_cli("digits.serve", "--model", str(SMALL_CNN), "--port",
+                         str(taken.getsockname()[1]))
+    assert result.returncode == 2 and "cannot listen on 127.0.0.1:" in result.stderr
 
 
 def test_the_command_serves_and_stops_cleanly_on_ctrl_c():
