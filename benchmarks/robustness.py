@@ -1,10 +1,14 @@
 """Robustness: accuracy per corruption, raw input and photo path, for models side by side.
 
     python benchmarks/robustness.py --model RUN [RUN2 ...] [--split validation|test] [--size N]
+    python benchmarks/robustness.py --model RUN [RUN2 ...] --hands 50
 
 Each model is measured on the suite built from its own run's split (its saved data config and
 seed: validation images it never trained on); models that share a split share one suite. Prints
 the table only; `digits-evaluate --model RUN --robustness` also writes JSON and figures.
+With --hands N: single-digit accuracy on N photos of each digit in each of digits-handwriting's
+hands 0-19 (seed 1000, as `digits-handwriting OUT --hand H --per-digit N --seed 1000` draws them),
+seen hands 0-11 and unseen hands 12-19 apart, instead of the suite.
 """
 
 from __future__ import annotations
@@ -13,6 +17,11 @@ import argparse
 import time
 
 from digits import data, modelio, robustness
+
+
+def label(path: str) -> str:
+    file = modelio.resolve(path)
+    return file.parent.name if file.name == modelio.MODEL_FILE else file.name
 
 
 def main() -> None:
@@ -24,7 +33,13 @@ def main() -> None:
                         "report only)")
     parser.add_argument("--size", type=int, default=robustness.SUITE_SIZE,
                         help=f"images in the suite ({robustness.SUITE_SIZE})")
+    parser.add_argument("--hands", type=int, metavar="N",
+                        help="measure N photos per digit of every hand 0-19 instead")
     args = parser.parse_args()
+    if args.hands:
+        models = {label(path): modelio.load(path) for path in args.model}
+        print(robustness.hand_table(robustness.hand_accuracy(models, args.hands)))
+        return
     suites, results = {}, {}
     for path in args.model:
         images, labels = robustness.subset(*robustness.run_split(path, args.split), args.size)
@@ -33,9 +48,7 @@ def main() -> None:
             start = time.perf_counter()
             suites[key] = robustness.build(images, labels, args.split)
             print(f"built the suite for {path} in {time.perf_counter() - start:.0f} s")
-        file = modelio.resolve(path)
-        label = file.parent.name if file.name == modelio.MODEL_FILE else file.name
-        results[label] = robustness.evaluate(modelio.load(path), suites[key])
+        results[label(path)] = robustness.evaluate(modelio.load(path), suites[key])
     if len(suites) > 1:
         print("note: the models' runs split MNIST differently: each is measured on its own "
               "validation images")

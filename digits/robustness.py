@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits import corruptions, data, hands, modelio, vision
+from digits import corruptions, data, hands, modelio, photos, vision
 from digits.config import DataConfig, data_config
 
 SUITE_SIZE = 2000
@@ -184,6 +184,45 @@ def table(results: dict[str, dict]) -> str:
     first = next(iter(results.values()))
     lines.append(f"* never used in training.  {first['images']} images of the {first['split']} "
                  "split; an unreadable photo counts as wrong.")
+    return "\n".join(lines)
+
+
+def hand_photos(hand: int, per_digit: int, seed: int = hands.FIRST_MEASURING_SEED):
+    """The photos `digits-handwriting OUT --hand H --per-digit N --seed S` writes (the same draws,
+    the same JPEG file), read as digits-predict reads them: (28x28 images, labels, readable)."""
+    style, rng = hands.make_hand(hand), np.random.default_rng(seed)
+    read = [(digit, *read_photo(photos.decode_bytes(cv2.imencode(
+        ".jpg", hands.photo(digit, style, rng))[1].tobytes())))
+        for digit in range(10) for _ in range(per_digit)]
+    labels, images, readable = zip(*read)
+    return np.stack(images), np.array(labels), np.array(readable)
+
+
+def hand_accuracy(models: dict[str, keras.Model], per_digit: int,
+                  seed: int = hands.FIRST_MEASURING_SEED) -> dict[str, dict]:
+    """Single-digit accuracy per hand 0-19 for each model, and seen / unseen hands' means."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        read = list(pool.map(lambda hand: hand_photos(hand, per_digit, seed), range(hands.HANDS)))
+    results = {}
+    for label, model in models.items():
+        per_hand = {hand: float(((predict(model, images) == labels) & readable).mean())
+                    for hand, (images, labels, readable) in enumerate(read)}
+        unseen = [per_hand[h] for h in hands.UNSEEN_HANDS]
+        seen = [per_hand[h] for h in hands.training_hands()]
+        results[label] = {"per_hand": per_hand, "seen_mean": float(np.mean(seen)),
+                          "unseen_mean": float(np.mean(unseen)), "photos_per_hand": 10 * per_digit,
+                          "seed": seed}
+    return results
+
+
+def hand_table(results: dict[str, dict]) -> str:
+    lines = [f"{'hand':<16}" + "".join(f"{label[-19:]:>20}" for label in results)]
+    for hand in range(hands.HANDS):
+        title = f"{hand}" + (" (unseen)" if hand in hands.UNSEEN_HANDS else "")
+        lines.append(f"{title:<16}" + "".join(f"{r['per_hand'][hand]:>20.4f}"
+                                              for r in results.values()))
+    for key, title in (("seen_mean", "seen 0-11"), ("unseen_mean", "unseen 12-19")):
+        lines.append(f"{title:<16}" + "".join(f"{r[key]:>20.4f}" for r in results.values()))
     return "\n".join(lines)
 
 

@@ -107,3 +107,14 @@ def test_run_writes_json_figures_and_tensorboard(tmp_path):
     for figure in ("accuracy.png", "examples_raw.png", "examples_photo.png"):
         assert (out_dir / figure).read_bytes()[:4] == b"\x89PNG"
     assert list((out_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_hand_photos_are_those_digits_handwriting_writes(tmp_path):
+    from digits import handwriting
+
+    handwriting.write_folder(tmp_path, per_digit=1, hand_index=13, seed=1000)
+    files, file_labels = data.read_folder(tmp_path)
+    images, labels, readable = robustness.hand_photos(13, per_digit=1, seed=1000)
+    assert readable.all() and labels.tolist() == list(range(10))
+    np.testing.assert_array_equal(labels, file_labels)
+    np.testing.assert_array_equal(images, files)
