@@ -179,7 +179,8 @@ def table(results: dict[str, dict]) -> str:
     for name in NAMES:
         title = name + (" *" if name in corruptions.HELD_OUT else "")
         lines.append(row(title, lambda r, n=name: r["accuracy"][n]))
-    lines += [row("mean", lambda r: r["mean"]), row("held-out mean *", lambda r: r["held_out_mean"]),
+    lines += [row("mean", lambda r: r["mean"]),
+              row("held-out mean *", lambda r: r["held_out_mean"]),
               row("other mean", lambda r: r["other_mean"])]
     first = next(iter(results.values()))
     lines.append(f"* never used in training.  {first['images']} images of the {first['split']} "
