@@ -93,11 +93,47 @@ class Server:
         self.process.wait(timeout=60)
 
 
-def post(connection: http.client.HTTPConnection, path: str, body: bytes,
-         content_type: str) -> tuple[int, bytes]:
-    connection.request("POST", path, body, {"Content-Type": content_type})
-    response = connection.getresponse()
-    return response.status, response.read()
+class Client:
+    """One keep-alive connection to the server, made anew after a failure."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, path: str, body: bytes, content_type: str) -> tuple[int | str, bytes]:
+        """(status, body); a failed exchange gives (the error, b"")."""
+        try:
+            self.connection.request("POST", path, body, {"Content-Type": content_type})
+            response = self.connection.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException) as error:
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            return repr(error), b""
+
+
+def in_parallel(port: int, items: list, concurrency: int, work) -> float:
+    """`work(client, item)` for every item, from `concurrency` threads with a Client each;
+    the seconds it took."""
+    lock, pending = threading.Lock(), iter(items)
+
+    def worker():
+        client = Client(port)
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                break
+            work(client, item)
+        client.connection.close()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 def streamed(port: int, head: bytes, chunks, limit_bytes: int) -> int:
@@ -121,38 +157,20 @@ def streamed(port: int, head: bytes, chunks, limit_bytes: int) -> int:
 def load(server: Server, uploads: list[tuple[bytes, str]], concurrency: int,
          requests: int) -> dict:
     """`requests` uploads from `concurrency` clients; latencies and errors."""
-    latencies, errors, lock, counter = [], [], threading.Lock(), iter(range(requests))
+    latencies, errors, lock = [], [], threading.Lock()
 
-    def client():
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                break
-            body, content_type = uploads[index % len(uploads)]
-            start = time.perf_counter()
-            try:
-                status, _ = post(connection, "/api/predict", body, content_type)
-            except (OSError, http.client.HTTPException) as error:
-                status = repr(error)
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-            with lock:
-                latencies.append(time.perf_counter() - start)
-                if status != 200:
-                    errors.append(status)
-                    if len(errors) == 1:
-                        print(f"  first error: {status}", file=sys.stderr)
-        connection.close()
+    def upload(client: Client, index: int) -> None:
+        body, content_type = uploads[index % len(uploads)]
+        start = time.perf_counter()
+        status, _ = client.post("/api/predict", body, content_type)
+        with lock:
+            latencies.append(time.perf_counter() - start)
+            if status != 200:
+                errors.append(status)
+                if len(errors) == 1:
+                    print(f"  first error: {status}", file=sys.stderr)
 
-    start = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - start
+    seconds = in_parallel(server.port, list(range(requests)), concurrency, upload)
     ms = np.array(latencies) * 1000
     return {"rps": requests / seconds, "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
             "p99": np.percentile(ms, 99), "errors": len(errors)}
@@ -214,7 +232,7 @@ def stream(server: Server, uploads: dict[str, bytes], expected: dict[str, dict],
             kinds = list(bad) + ["too large", "too large, chunked"]
             plan.append(("bad", kinds[(index // 2) % len(kinds)]))
     results = {"5xx": 0, "wrong status": [], "mismatch": [], "good": 0, "bad": 0}
-    lock, counter = threading.Lock(), iter(plan)
+    lock = threading.Lock()
 
     def check_good(name: str, status: int, body: bytes) -> str | None:
         if status != 200:
@@ -225,45 +243,26 @@ def stream(server: Server, uploads: dict[str, bytes], expected: dict[str, dict],
                         want["probabilities"] + [want["confidence"]]))
         return None if got["digit"] == want["digit"] and close else f"{name}: {got} vs {want}"
 
-    def client():
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        while True:
-            with lock:
-                item = next(counter, None)
-            if item is None:
-                break
-            kind, name = item
-            problem = None
-            if name.startswith("too large"):
-                status, wanted = too_large(server.port, chunked="chunked" in name), 413
-            else:
-                if kind == "good":
-                    path, (body, content_type), wanted = ("/api/predict",
-                                                          multipart([(name, uploads[name])]), 200)
-                else:
-                    path, body, content_type, wanted = bad[name]
-                try:
-                    status, answer = post(connection, path, body, content_type)
-                except (OSError, http.client.HTTPException) as error:
-                    status, answer = repr(error), b""
-                    connection.close()
-                    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-                if kind == "good":
-                    problem = check_good(name, status, answer)
-            with lock:
-                results[kind] += 1
-                results["5xx"] += isinstance(status, int) and status >= 500
-                if status != wanted:
-                    results["wrong status"].append(f"{name}: {status}, expected {wanted}")
-                if problem:
-                    results["mismatch"].append(problem)
-        connection.close()
+    def send(client: Client, item: tuple[str, str]) -> None:
+        kind, name = item
+        problem = None
+        if name.startswith("too large"):
+            status, wanted = too_large(server.port, chunked="chunked" in name), 413
+        elif kind == "good":
+            status, answer = client.post("/api/predict", *multipart([(name, uploads[name])]))
+            wanted, problem = 200, check_good(name, status, answer)
+        else:
+            path, body, content_type, wanted = bad[name]
+            status, _ = client.post(path, body, content_type)
+        with lock:
+            results[kind] += 1
+            results["5xx"] += isinstance(status, int) and status >= 500
+            if status != wanted:
+                results["wrong status"].append(f"{name}: {status}, expected {wanted}")
+            if problem:
+                results["mismatch"].append(problem)
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_parallel(server.port, plan, concurrency, send)
     return results
 
 

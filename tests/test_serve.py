@@ -152,6 +152,9 @@ def test_a_blank_photo_is_answered_with_the_reason_as_the_cli_does(client):
     response = upload(client, blank, "blank.png")
     assert response.status_code == 200
     assert response.json()["digit"] is None and "no ink" in response.json()["error"]
+    speck = cv2.imencode(".png", np.zeros((5, 5), np.uint8))[1].tobytes()
+    response = upload(client, speck, "speck.png")
+    assert response.status_code == 200 and "too small" in response.json()["error"]
 
 
 def test_batch_reads_each_file_in_order_and_names_the_bad_ones(client):
