@@ -7,11 +7,14 @@ Screenshots go to tests/screenshots/ (git-ignored), to be looked at.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from helpers import PHOTOS
@@ -205,3 +208,20 @@ def test_the_page_works_with_every_other_host_blocked(page, live_server):
     expect_reading(page, "7")
     assert blocked == []  # the page asked for nothing outside the server
     shoot(page, "offline_7")
+
+
+def test_a_doubtful_answer_is_flagged(app_page):
+    """The page shows the API's low_confidence flag (the answer is the API's, made doubtful)."""
+    page = app_page
+    doubtful = {"path": "drawing.png", "digit": 2, "confidence": 0.41, "low_confidence": True,
+                "top3": [{"digit": 2, "confidence": 0.41}, {"digit": 7, "confidence": 0.38},
+                         {"digit": 1, "confidence": 0.1}], "error": None,
+                "probabilities": [0.01, 0.1, 0.41, 0.02, 0.02, 0.02, 0.01, 0.38, 0.02, 0.01],
+                "image": base64.b64encode(cv2.imencode(".png", np.zeros((28, 28), np.uint8))[1]
+                                          .tobytes()).decode()}
+    page.route("**/api/predict?*", lambda route: route.fulfill(json=doubtful))
+    draw(page, [[(0.3, 0.5), (0.7, 0.5)]])
+    expect(page.get_by_role("status")).to_have_text(
+        "The model reads 2, 41% sure (low confidence).", timeout=15_000)
+    expect(page.get_by_text("Low confidence: the model is not sure")).to_be_visible()
+    shoot(page, "low_confidence")
