@@ -39,7 +39,7 @@ def header(data: bytes) -> tuple[str, tuple[int, int]]:
         raise ImageTooLargeError(
             f"image too large: over {2 * PIL.Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, "
             "which Pillow refuses as a decompression bomb") from None
-    except (OSError, ValueError, SyntaxError, EOFError):  # Pillow's ways of saying "not an image"
+    except Exception:  # Pillow's plugins say "not an image" in many ways (NotImplementedError...)
         raise ValueError(UNREADABLE) from None
 
 
