@@ -77,9 +77,15 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def is_digits_command() -> bool:
+    """A digits-* script, or `python -m digits.X` (argv[0] is "-m" while the module is found):
+    another program's --verbose (pytest's) is not ours."""
+    return os.path.basename(sys.argv[0]).startswith("digits-") or sys.argv[0] == "-m"
+
+
 def install() -> None:
     """Before tensorflow is imported: quiet C++ levels, and a silenced import of tensorflow."""
-    if "--verbose" in sys.argv[1:]:  # a command's --verbose must act before its imports do
+    if "--verbose" in sys.argv[1:] and is_digits_command():  # must act before imports do
         os.environ[VERBOSE_VARIABLE] = "1"
     if verbose():
         return

@@ -125,10 +125,12 @@ def tf_lines(stderr: str) -> list[str]:
 
 def test_a_command_starts_quietly_and_verbose_brings_tensorflows_log_back(tmp_path):
     photo = str(PHOTOS / "Humor-Sans_4_0.jpg")
-    quiet = run_cli("digits.predict", "--model", str(SMALL_CNN), photo)
+    environment = {key: value for key, value in os.environ.items() if key != "DIGITS_VERBOSE"}
+    quiet = run_cli("digits.predict", "--model", str(SMALL_CNN), photo, env=environment)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert quiet.stderr == ""
-    verbose = run_cli("digits.predict", "--model", str(SMALL_CNN), "--verbose", photo)
+    verbose = run_cli("digits.predict", "--model", str(SMALL_CNN), "--verbose", photo,
+                      env=environment)
     assert verbose.returncode == 0
     assert tf_lines(verbose.stderr), verbose.stderr[-2000:]
     assert verbose.stdout == quiet.stdout
