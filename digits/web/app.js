@@ -10,6 +10,7 @@ const READ_DELAY_MS = 300;  // a reading once the pen pauses, not at every point
 
 const strokes = [];  // each stroke: a list of [x, y] in canvas pixels
 let current = null;  // the stroke being drawn
+let pen = null;  // the pointer drawing it (a second finger meanwhile is ignored)
 let source = "drawing";  // what the reading shows: "drawing" or "photo"
 let photo = null;  // the last photo chosen (a File)
 let timer = null;
@@ -53,9 +54,10 @@ function canvasPoint(event) {
 }
 
 pad.addEventListener("pointerdown", (event) => {
-  if (event.pointerType === "mouse" && event.button !== 0) return;
+  if (current || (event.pointerType === "mouse" && event.button !== 0)) return;
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
+  pen = event.pointerId;
   current = [canvasPoint(event)];
   strokes.push(current);
   source = "drawing";
@@ -65,7 +67,7 @@ pad.addEventListener("pointerdown", (event) => {
 });
 
 pad.addEventListener("pointermove", (event) => {
-  if (!current) return;
+  if (!current || event.pointerId !== pen) return;
   event.preventDefault();
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
   for (const each of events.length ? events : [event]) {
@@ -77,9 +79,9 @@ pad.addEventListener("pointermove", (event) => {
 });
 
 for (const type of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(type, () => {
-    if (!current) return;
-    current = null;
+  pad.addEventListener(type, (event) => {
+    if (!current || event.pointerId !== pen) return;
+    current = pen = null;
     scheduleReading(READ_DELAY_MS / 2);
   });
 }
@@ -95,6 +97,7 @@ $("clear").addEventListener("click", () => {
   strokes.length = 0;
   redraw();
   source = "drawing";
+  $("photo-preview").hidden = true;
   scheduleReading(0);
 });
 
