@@ -225,3 +225,13 @@ def test_a_doubtful_answer_is_flagged(app_page):
         "The model reads 2, 41% sure (low confidence).", timeout=15_000)
     expect(page.get_by_text("Low confidence: the model is not sure")).to_be_visible()
     shoot(page, "low_confidence")
+
+
+def test_draws_a_number(app_page):
+    page = app_page
+    page.get_by_role("radio", name="A number").check()
+    draw(page, [[(0.30, 0.25), (0.29, 0.75)],
+                [(0.48, 0.27), (0.68, 0.27), (0.56, 0.75)]])
+    expect_reading(page, "17")
+    expect(page.locator("#digits li")).to_have_count(2)
+    shoot(page, "drawn_17")
