@@ -291,9 +291,9 @@ class TrainConfig:
               self.optimized_metric, "one of " + ", ".join(OPTIMIZABLE_METRICS))
 
 
-# Keys of metrics.json a sweeper may optimise (all are "higher is better" but the losses).
-OPTIMIZABLE_METRICS = ("best_val_accuracy", "val_accuracy", "test_accuracy",
-                       "inverted_test_accuracy", "test_loss")
+# Keys of metrics.json a sweeper may optimise: validation only (higher is better); choosing on
+# the test set would make its figures optimistic.
+OPTIMIZABLE_METRICS = ("best_val_accuracy", "val_accuracy")
 
 
 MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig, "cnn_gap": CnnGapConfig,

@@ -12,8 +12,6 @@ import os
 
 import keras
 import tensorflow as tf
-from keras.src import tree
-from keras.src.backend.tensorflow import trainer as keras_tf_trainer
 
 from digits.config import ConfigError
 
@@ -37,45 +35,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         if not cluster.get("worker"):
             raise ConfigError("TF_CONFIG's cluster lists no 'worker' addresses")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        fix_keras_for_multi_worker()
+        from digits import keras_compat  # its Keras patch, only for runs that need it
+
+        keras_compat.fix_multi_worker_fit()
         return strategy
     raise ConfigError(f"trainer.strategy={name!r} is invalid: allowed {', '.join(STRATEGIES)}")
-
-
-def fix_keras_for_multi_worker() -> None:
-    """Work around keras-team/keras#20585: Keras 3's fit() fails at once under
-    MultiWorkerMirroredStrategy. Two steps reduce values across workers in ways the strategy
-    cannot: the first batch (x, y) as one structure, only to learn its shapes, and the per-step
-    scalar logs along an axis 0 they do not have. Take this worker's own first batch instead,
-    and average the logs as scalars. Only Keras' bookkeeping changes: gradients are still
-    all-reduced by the strategy, so every worker holds the same weights."""
-    trainer_class = keras_tf_trainer.TensorFlowTrainer
-    if getattr(trainer_class, "_digits_multi_worker_fix", False):
-        return
-    build, reduce = trainer_class._maybe_symbolic_build, keras_tf_trainer.reduce_per_replica
-
-    def local_first_batch(self, iterator=None, data_batch=None):
-        if iterator is None or self._distribute_strategy is None:
-            return build(self, iterator, data_batch)
-        for _, _, batches in iterator:
-            batch = next(batches)
-            break
-        strategy = self.distribute_strategy
-        batch = tree.map_structure(
-            lambda value: strategy.experimental_local_results(value)[0]
-            if isinstance(value, tf.distribute.DistributedValues) else value, batch)
-        with strategy.scope():
-            self._symbolic_build(data_batch=batch)
-
-    def scalar_mean(values, strategy, reduction):
-        if reduction == "auto" and keras_tf_trainer._collective_all_reduce_multi_worker(strategy):
-            return tree.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None),
-                                      values)
-        return reduce(values, strategy, reduction)
-
-    trainer_class._maybe_symbolic_build = local_first_batch
-    keras_tf_trainer.reduce_per_replica = scalar_mean
-    trainer_class._digits_multi_worker_fix = True
 
 
 def synchronise_batch_norm(model: keras.Model, strategy: tf.distribute.Strategy) -> None:

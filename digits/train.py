@@ -5,6 +5,7 @@ compose (Hydra) -> data -> pipeline -> model -> fit -> evaluate -> artefacts in 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -19,8 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from digits import (augment, config, data, distribute, evaluate, hparams, modelio, models,
-                    pipeline, plots, trainer)
+from digits import (atomic, augment, backup, config, data, distribute, evaluate, hparams,
+                    keras_compat, modelio, models, pipeline, plots, trainer)
 from digits.runs import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
@@ -46,6 +47,7 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
 
 def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
+    keras_compat.check_keras_version()  # its work-arounds hold for the checked versions only
     # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
     strategy = distribute.make_strategy(cfg.trainer.strategy)
     keras.backend.clear_session()  # jobs of a multirun share the process: start clean
@@ -55,9 +57,12 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
              len(splits.x_val), len(splits.x_test))
     augmentation = augment.build(cfg.augmentation, seed=cfg.seed)
     global_batch = cfg.trainer.batch_size * strategy.num_replicas_in_sync
+    steps = pipeline.steps_per_epoch(len(splits.x_train), global_batch)
+    resume = backup.last_good_state(run_dir)  # a killed run's last finished epoch, if any
     one_hot = bool(cfg.trainer.label_smoothing)  # what trainer.compile_model's loss takes
     train_ds = distribute.shard_by_data(pipeline.training_dataset(
-        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation, one_hot))
+        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation, one_hot,
+        first_epoch=resume.epoch if resume else 0))
     val_ds = distribute.shard_by_data(
         pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE, one_hot))
 
@@ -65,7 +70,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         with strategy.scope():
             model = trainer.starting_model(cfg.trainer, lambda: models.build(cfg.model))
             distribute.synchronise_batch_norm(model, strategy)
-            trainer.compile_model(model, cfg.trainer, steps_per_epoch=len(train_ds))
+            trainer.compile_model(model, cfg.trainer, steps_per_epoch=steps)
         log.info("strategy %s: %d replicas, global batch %d", cfg.trainer.strategy,
                  strategy.num_replicas_in_sync, global_batch)
         log.info("model %s: %d parameters (%d trainable)", model.name, model.count_params(),
@@ -74,32 +79,58 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         if cfg.trainer.init_from:
             before = evaluate.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
             log.info("before training: test accuracy %.4f", before)
-        history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir)
+        history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
+                                             resume, cfg.seed)
 
     test = evaluate.evaluate(model, splits.x_test, splits.y_test)
-    best = trainer.best_epoch(history, cfg.trainer.early_stopping.monitor)
     metrics = {
         "test_accuracy": test["test_accuracy"],
         "test_loss": test["test_loss"],
         "inverted_test_accuracy": test["inverted_test_accuracy"],
         "expected_calibration_error": test["expected_calibration_error"],
-        "val_accuracy": float(history["val_accuracy"][best]),
+        **kept_weights_metrics(model, cfg, history, splits),
         "best_val_accuracy": float(max(history["val_accuracy"])),
         "epochs": len(history["loss"]),
-        "best_epoch": best,
         "train_seconds": round(train_seconds, 2),
         "parameters": model.count_params(),
     }
     if before is not None:
         metrics["initial_test_accuracy"] = before
-    model.save(run_dir / "model.keras")
+    metrics["model"] = trained_architecture(model, cfg)
+    atomic.save_model(model, run_dir / "model.keras")
     # The augmentation is not saved as a model: its fused RandomAffine is digits' own layer, which
     # plain Keras cannot load; .hydra/config.yaml describes it and plots/augmentation.png shows it.
     save_figures(run_dir, history, augmentation, splits, test)
-    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()})
-    # metrics.json last: its presence marks the run as finished.
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()
+                               if isinstance(value, (int, float))})
+    # metrics.json last: its presence marks the run as finished; then the backup can go.
+    atomic.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    backup.remove(run_dir)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        atomic.remove_partial_files(folder)
     return metrics
+
+
+def kept_weights_metrics(model: keras.Model, cfg: config.TrainConfig, history: dict,
+                         splits: data.Splits) -> dict:
+    """What model.keras holds: which weights, from which epoch, and their validation accuracy,
+    measured again on the validation split (averaged weights were never validated in training)."""
+    weights, epoch = trainer.kept_weights(cfg.trainer, history)
+    predicted = evaluate.predict_probabilities(model, splits.x_val).argmax(axis=1)
+    kept = {"weights": weights, "weights_epoch": epoch,
+            "val_accuracy": float((predicted == splits.y_val).mean())}
+    if weights == "best_epoch":
+        kept["best_epoch"] = epoch
+    return kept
+
+
+def trained_architecture(model: keras.Model, cfg: config.TrainConfig) -> dict:
+    """The model actually trained: the model group's, or with trainer.init_from the loaded one
+    (the model group is then unused)."""
+    if cfg.trainer.init_from:
+        return {"name": model.name, "init_from": str(modelio.resolve(cfg.trainer.init_from)),
+                "freeze_features": cfg.trainer.freeze_features}
+    return {"name": model.name, "config": dataclasses.asdict(cfg.model)}
 
 
 def resumed_config(run_dir: Path) -> DictConfig:
@@ -132,7 +163,8 @@ def main(cfg: DictConfig) -> float:
         train_cfg = config.to_objects(cfg)
         with claim_run_folder(run_dir):
             metrics = run_training(train_cfg, run_dir)
-    except (config.ConfigError, data.DataError, RunFolderError, modelio.ModelLoadError) as error:
+    except (config.ConfigError, data.DataError, RunFolderError, modelio.ModelLoadError,
+            keras_compat.KerasVersionError) as error:
         return stop(str(error), 2)
     except MissingMandatoryValue as error:  # a group removed from the command, e.g. ~data
         return stop(f"{error.full_key} is required: add {error.full_key}=... to the command", 2)

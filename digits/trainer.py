@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import logging
 import math
 import signal
@@ -16,28 +16,77 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from digits import modelio
+from digits import atomic, backup, keras_compat, modelio, pipeline
 from digits.config import Optimizer, Schedule, TrainerConfig
 
 log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.csv"
-BACKUP_DIR = "backup"
+CHECKPOINT = Path("checkpoints") / "best.keras"
+MODEL_STREAMS = 1000  # the model's seed generators draw apart from the augmentation layers'
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; training stopped at once."""
 
 
-class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint that never saves NaN/inf results: Keras saves the first epoch whatever its
-    loss, so a run diverging in its first epoch would keep a broken "best" model."""
+class AtomicCheckpoint(keras_compat.FiniteModelCheckpoint):
+    """The best checkpoint, written under a temporary name and renamed: a kill mid-write leaves
+    the previous best whole."""
 
-    def _should_save_model(self, epoch, batch, logs, filepath):
-        values = [(logs or {}).get(key) for key in ("loss", self.monitor)]
-        if any(value is not None and not math.isfinite(float(value)) for value in values):
-            return False
-        return super()._should_save_model(epoch, batch, logs, filepath)
+    def __init__(self, filepath: Path, **kwargs):
+        self.final_path = Path(filepath)
+        super().__init__(str(atomic.temporary_name(self.final_path)), **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        temporary = Path(self.filepath)
+        temporary.unlink(missing_ok=True)
+        super().on_epoch_end(epoch, logs)
+        if temporary.exists():
+            atomic.commit(temporary, self.final_path)
+
+
+class HistoryFile(keras.callbacks.Callback):
+    """history.csv (as Keras' CSVLogger writes it), rewritten whole and atomically after every
+    epoch; a resumed run starts from the rows of the epochs its backup holds."""
+
+    def __init__(self, path: Path, epochs_kept: int):
+        super().__init__()
+        self.path = path
+        self.rows = [row for row in read_rows(path) if int(row["epoch"]) < epochs_kept]
+
+    def on_train_begin(self, logs=None):
+        self.write()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows = [row for row in self.rows if int(row["epoch"]) < epoch]
+        self.rows.append({"epoch": str(epoch),
+                          **{key: repr(float(value)) for key, value in (logs or {}).items()}})
+        self.write()
+
+    def write(self):
+        if not self.rows:
+            self.path.unlink(missing_ok=True)
+            return
+        keys = ["epoch", *sorted(key for key in self.rows[-1] if key != "epoch")]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=keys, lineterminator="\n", restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic.write_text(self.path, text.getvalue())
+
+
+class SeedEachEpoch(keras.callbacks.Callback):
+    """The model's own random draws (dropout) keyed on (seed, epoch), as the input pipeline's
+    are, so a resumed epoch draws what it would have drawn without the interruption."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        generators = keras_compat.model_seed_generators(self.model)
+        pipeline.reseed(generators, self.seed, epoch, 0, first_stream=MODEL_STREAMS)
 
 
 def learning_rate(cfg: TrainerConfig, steps_per_epoch: int | None):
@@ -90,9 +139,7 @@ def compile_model(model: keras.Model, cfg: TrainerConfig,
     loss = (keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
             if cfg.label_smoothing else "sparse_categorical_crossentropy")
     steps = cfg.steps_per_execution
-    if steps > 1 and tf.distribute.has_strategy():
-        # Keras 3.15's multi-step loop fails under tf.distribute ("You must feed a value for
-        # placeholder tensor"): one step per call there.
+    if steps > 1 and not keras_compat.steps_per_execution_works(tf.distribute.has_strategy()):
         log.info("trainer.steps_per_execution=%d is not supported with trainer.strategy=%s: "
                  "using 1", steps, cfg.strategy)
         steps = 1
@@ -113,21 +160,22 @@ def precision(cfg: TrainerConfig):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def make_callbacks(cfg: TrainerConfig, run_dir: Path,
-                   best_so_far: float | None = None) -> list[keras.callbacks.Callback]:
-    """`best_so_far`: the monitored value of the best epoch before a resume, so the checkpoint
-    of that epoch is only replaced by a better one."""
+def make_callbacks(cfg: TrainerConfig, run_dir: Path, resume: backup.State | None = None,
+                   seed: int | None = None) -> list[keras.callbacks.Callback]:
+    """`resume`: the backed-up state a killed run goes on from; `seed`: key the model's random
+    draws on (seed, epoch)."""
+    checkpoint = AtomicCheckpoint(run_dir / CHECKPOINT, monitor=cfg.early_stopping.monitor,
+                                  save_best_only=True)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        # Appends on resume; a row written just before a kill, whose epoch the backup missed,
-        # is trimmed by fit() before the epoch runs again.
-        keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
+        HistoryFile(run_dir / HISTORY_FILE, resume.epoch if resume else 0),
+        # Append-only: after a resume an epoch's step may appear twice, never go missing.
         keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), update_freq="epoch",
                                     write_graph=False),
-        FiniteModelCheckpoint(str(run_dir / "checkpoints" / "best.keras"),
-                              monitor=cfg.early_stopping.monitor, save_best_only=True,
-                              initial_value_threshold=best_so_far),
+        checkpoint,
     ]
+    if seed is not None:
+        callbacks.insert(0, SeedEachEpoch(seed))
     if cfg.schedule is Schedule.plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=cfg.early_stopping.monitor, factor=cfg.plateau_factor,
@@ -137,61 +185,57 @@ def make_callbacks(cfg: TrainerConfig, run_dir: Path,
             monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience,
             restore_best_weights=cfg.early_stopping.restore_best_weights, verbose=1))
     # Last: it saves the finished epoch after every other callback has recorded it.
-    callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)))
+    callbacks.append(backup.Backup(run_dir, resume, callbacks, checkpoint))
     return callbacks
 
 
-def backed_up_epochs(run_dir: Path) -> int:
-    """How many epochs a killed run in `run_dir` had finished (0 for a new run)."""
-    metadata = run_dir / BACKUP_DIR / "training_metadata.json"
-    return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """history.csv's rows as written; [] if there is none (or a line does not parse)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    return [row for row in rows if None not in row.values() and row.get("epoch", "").isdigit()]
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
     """history.csv -> {metric: [value per epoch]} (without the epoch column)."""
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
+    rows = read_rows(path)
     return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
 
 
-def trim_history(path: Path, epochs: int) -> None:
-    """Keep the header and the rows of the first `epochs` epochs."""
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs]
-    path.write_text("".join(lines[:1] + kept) if kept else "")
-
-
 def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: TrainerConfig,
-        run_dir: Path) -> tuple[dict[str, list[float]], float]:
-    """Train, going on from the last finished epoch if the run was killed before.
+        run_dir: Path, resume: backup.State | None = None,
+        seed: int | None = None) -> tuple[dict[str, list[float]], float]:
+    """Train for cfg.epochs epochs; with `resume` (digits.backup.last_good_state), go on from that
+    backed-up state as if the run had never stopped (`train` then starts at the resumed epoch:
+    pipeline.training_dataset's first_epoch); with `seed`, the model's own random draws are keyed
+    on (seed, epoch) too.
 
     Returns the history of every epoch (from history.csv, so resumed runs are whole) and the
     wall time of this call's fitting in seconds. Raises TrainingDiverged on a NaN loss.
     """
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    done = backed_up_epochs(run_dir)
-    trim_history(run_dir / HISTORY_FILE, done)
-    best_so_far = None
+    done = resume.epoch if resume else 0
     if done:
         log.info("resuming: %d of %d epochs were finished before", done, cfg.epochs)
-        previous, monitor = read_history(run_dir / HISTORY_FILE), cfg.early_stopping.monitor
-        best_so_far = previous[monitor][best_epoch(previous, monitor)]
+    # Early stopping had ended the run: nothing to train, only the end of fit to run again.
+    epochs = done if resume and resume.stopped else cfg.epochs
     start = time.perf_counter()
     with ctrl_c_cannot_be_lost() as interrupt:
-        history = model.fit(train, validation_data=val, epochs=cfg.epochs, shuffle=False,
-                            callbacks=[*make_callbacks(cfg, run_dir, best_so_far), interrupt],
-                            verbose=cfg.verbose)
+        model.fit(train, validation_data=val, epochs=epochs, initial_epoch=done,
+                  shuffle=False, verbose=cfg.verbose,
+                  callbacks=[*make_callbacks(cfg, run_dir, resume, seed), interrupt])
     seconds = time.perf_counter() - start
-    losses = history.history.get("loss", [])
+    history = read_history(run_dir / HISTORY_FILE)
+    losses = history.get("loss", [])
     if losses and not math.isfinite(losses[-1]):
-        best = run_dir / "checkpoints" / "best.keras"
+        best = run_dir / CHECKPOINT
         kept = (f"the last good model is kept in {best}" if best.is_file()
                 else "no epoch finished before it, so there is no good model to keep")
-        raise TrainingDiverged(f"the loss became {losses[-1]} in epoch {done + len(losses) - 1}, "
+        raise TrainingDiverged(f"the loss became {losses[-1]} in epoch {len(losses) - 1}, "
                                f"so training stopped; {kept}. Try a lower trainer.learning_rate")
-    return read_history(run_dir / HISTORY_FILE), seconds
+    return history, seconds
 
 
 class InterruptAfterBatch(keras.callbacks.Callback):
@@ -229,7 +273,21 @@ def ctrl_c_cannot_be_lost():
 
 
 def best_epoch(history: dict[str, list[float]], monitor: str) -> int:
-    """0-based epoch whose weights EarlyStopping(restore_best_weights) keeps."""
+    """0-based epoch whose weights EarlyStopping(restore_best_weights) keeps (the first of ties,
+    as Keras counts only strict improvements)."""
     values = history[monitor]
     pick = min if monitor.endswith("loss") else max
     return values.index(pick(values))
+
+
+def kept_weights(cfg: TrainerConfig, history: dict[str, list[float]]) -> tuple[str, int]:
+    """Which weights fit() leaves in the model, and from which 0-based epoch: "moving_average"
+    (EMA: Keras writes the average in at the end), "best_epoch" (early stopping restores the best
+    epoch's weights at the end of training, also after a resume: digits.backup keeps them) or
+    "last_epoch"."""
+    last = len(history["loss"]) - 1
+    if cfg.ema_momentum is not None:
+        return "moving_average", last
+    if cfg.early_stopping.enabled and cfg.early_stopping.restore_best_weights:
+        return "best_epoch", best_epoch(history, cfg.early_stopping.monitor)
+    return "last_epoch", last

@@ -60,3 +60,28 @@ def test_parallel_resampling_gives_exactly_the_augmentation_models_images(splits
 def test_layers_that_draw_while_transforming_are_not_split():
     elastic = AugmentationConfig(0, 0, 0, 0, 0, elastic_probability=0.5)
     assert not augment.draws_apart(augment.build(elastic))
+
+
+@pytest.mark.parametrize("recipe", [AugmentationConfig(15, 0.15, 0.15, 0.15, 0.5),
+                                    AugmentationConfig(elastic_probability=0.5,
+                                                       erasing_probability=0.5)])
+def test_an_epoch_is_the_same_whether_the_run_went_through_the_earlier_ones_or_not(splits, recipe):
+    """A resumed run starts its dataset at the resumed epoch: what epoch 2 draws must not depend
+    on how far the seed generators ran before (they are keyed on seed, epoch and batch)."""
+    whole = pipeline.training_dataset(splits.x_train, splits.y_train, 32, 0,
+                                      augment.build(recipe, seed=0))
+    epochs = [np.concatenate([np.asarray(x) for x, _ in whole]) for _ in range(3)]
+    augmentation = augment.build(recipe, seed=0)
+    augmentation(np.asarray(pipeline.normalise(splits.x_train[:8])), training=True)  # draws
+    resumed = pipeline.training_dataset(splits.x_train, splits.y_train, 32, 0, augmentation,
+                                        first_epoch=2)
+    np.testing.assert_array_equal(np.concatenate([np.asarray(x) for x, _ in resumed]), epochs[2])
+    assert not np.array_equal(epochs[1], epochs[2])
+
+
+def test_one_hot_labels_for_label_smoothing(splits):
+    _, labels = next(iter(pipeline.training_dataset(splits.x_train, splits.y_train, 16, 0,
+                                                    one_hot=True)))
+    assert labels.shape == (16, 10) and np.all(np.asarray(labels).sum(axis=1) == 1)
+    _, labels = next(iter(pipeline.evaluation_dataset(splits.x_val, splits.y_val, 16, True)))
+    np.testing.assert_array_equal(np.asarray(labels).argmax(axis=1), splits.y_val[:16])

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from helpers import run_cli
-from digits import modelio, trainer
+from digits import backup, modelio, trainer
 
 RESUMABLE = ["data.train_size=1000", "data.val_size=300", "data.test_size=300",
              "trainer.epochs=6", "trainer.early_stopping.enabled=false", "trainer.verbose=2",
@@ -20,10 +20,7 @@ RESUMABLE = ["data.train_size=1000", "data.val_size=300", "data.test_size=300",
 
 
 def epochs_backed_up(run_dir):
-    try:
-        return json.loads((run_dir / "backup" / "training_metadata.json").read_text())["epoch"]
-    except (OSError, ValueError):
-        return 0
+    return backup.backed_up_epochs(run_dir)
 
 
 def start_training(*args):
@@ -65,6 +62,29 @@ def test_sigkill_after_two_epochs_then_the_same_command_goes_on(tmp_path):
     assert not (run_dir / "backup").exists()  # removed once training finished
     # The optimiser's state came back too: its step count (which drives any schedule) went on.
     assert int(modelio.load(run_dir).optimizer.iterations) == 6 * math.ceil(1000 / 32)
+
+
+def test_a_damaged_backup_and_checkpoint_are_reported_and_the_run_goes_on(tmp_path):
+    run_dir = tmp_path / "run"
+    args = [*RESUMABLE, f"hydra.run.dir={run_dir}"]
+    process = start_training(*args)
+    wait_for_epochs(process, run_dir, 3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = epochs_backed_up(run_dir)
+    newest = run_dir / "backup" / f"epoch-{done}.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:1000])  # as a disk error might leave it
+    best = run_dir / "checkpoints" / "best.keras"
+    best.write_bytes(best.read_bytes()[:1000])
+
+    result = run_cli("digits.train", *args)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert f"the backup after epoch {done} in {run_dir / 'backup'} is damaged" in output
+    assert f"resuming: {done - 1} of 6 epochs were finished before" in output
+    assert f"{best} is damaged" in output and "cannot write the run's files" not in output
+    assert history_epochs(run_dir) == [0, 1, 2, 3, 4, 5]
+    assert modelio.load(best).count_params() > 0
 
 
 def test_resume_option_restarts_a_run_from_its_saved_config(tmp_path):
