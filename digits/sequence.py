@@ -1,0 +1,143 @@
+"""model=crnn (issue 14): a whole-number reader over a height-normalised line of ink, with CTC.
+
+Classes are Keras' CTC convention (keras.losses.CTC, keras.ops.ctc_decode: mask_index=0): class 0
+is the blank, digit d is class d + 1; labels are padded with 0. The model outputs softmax
+probabilities (T, 11), T = W / TIME_STRIDE; training uses the same layers up to the "logits"
+layer with the built-in CTC loss (it wants logits), so the saved model holds built-in layers only
+and loads with plain keras.saving.load_model(path, safe_mode=True).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import layers
+
+from digits.models import conv_bn_relu
+
+BLANK = 0
+NUM_CLASSES = 11  # the blank and 10 digits
+TIME_STRIDE = 4  # input columns per output step
+
+
+@dataclass
+class CrnnConfig:
+    name: str = "crnn"
+    height: int = 32  # the line height vision.to_line gives
+    filters: tuple[int, ...] = (32, 64, 128)  # one conv block each; each halves the height
+    head: str = "gru"  # gru or lstm (bidirectional), or conv (1-D convolutions)
+    units: int = 96
+    dropout: float = 0.2
+
+
+def crnn(cfg: CrnnConfig) -> keras.Model:
+    """Conv blocks (the first two halve both sides, the rest the height only) -> one feature
+    vector per step of TIME_STRIDE columns -> a sequence head -> per-step class probabilities."""
+    inputs = keras.Input((cfg.height, None, 1), name="line")
+    x = inputs
+    for block, filters in enumerate(cfg.filters):
+        x = conv_bn_relu(x, filters)
+        x = layers.MaxPooling2D((2, 2) if block < 2 else (2, 1))(x)
+    x = layers.Permute((2, 1, 3))(x)  # (steps, rows, channels)
+    x = layers.Reshape((-1, (cfg.height >> len(cfg.filters)) * cfg.filters[-1]))(x)
+    x = layers.Dropout(cfg.dropout)(layers.Dense(cfg.units, activation="relu")(x))
+    if cfg.head == "conv":
+        for _ in range(2):
+            x = layers.Conv1D(cfg.units, 5, padding="same", activation="relu")(x)
+    else:
+        recurrent = {"gru": layers.GRU, "lstm": layers.LSTM}[cfg.head]
+        x = layers.Bidirectional(recurrent(cfg.units, return_sequences=True))(x)
+    logits = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
+    probabilities = layers.Activation("softmax", name="probabilities", dtype="float32")(logits)
+    return keras.Model(inputs, probabilities, name="crnn")
+
+
+def training_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """The model up to its logits (the same layers and weights), compiled with Keras' CTC loss.
+    Fit this one; save `model`, which is never compiled."""
+    trainable = keras.Model(model.input, model.get_layer("logits").output, name="crnn_logits")
+    trainable.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.CTC())
+    return trainable
+
+
+@dataclass
+class Reading:
+    number: str
+    digit_confidences: tuple[float, ...]  # each digit's peak probability on its steps
+    confidence: float  # the probability of the whole number, summed over all its alignments
+
+
+def _log(probabilities) -> np.ndarray:
+    # log-probabilities are logits whose softmax is the probabilities themselves
+    return np.log(np.clip(np.asarray(probabilities, np.float32), 1e-12, 1.0))
+
+
+def sequence_probability(probabilities: np.ndarray, labels: list[str]) -> np.ndarray:
+    """P(label | probabilities) for each row: exp(-CTC loss)."""
+    if len(labels) != len(probabilities):
+        raise ValueError(f"{len(labels)} labels for {len(probabilities)} rows of probabilities")
+    targets = np.zeros((len(labels), max(1, max(len(label) for label in labels))), np.int32)
+    for row, label in enumerate(labels):
+        targets[row, :len(label)] = [int(char) + 1 for char in label]
+    steps = np.full(len(labels), probabilities.shape[1], np.int32)
+    lengths = np.array([len(label) for label in labels], np.int32)
+    loss = keras.ops.ctc_loss(targets, _log(probabilities), lengths, steps, mask_index=BLANK)
+    return np.exp(-keras.ops.convert_to_numpy(loss))
+
+
+def decode(probabilities: np.ndarray) -> list[Reading]:
+    """(n, T, 11) probabilities -> one Reading per row: greedy CTC decoding (keras.ops.ctc_decode),
+    each digit's confidence, and the whole number's."""
+    probabilities = np.asarray(probabilities, np.float32)
+    steps = np.full(len(probabilities), probabilities.shape[1], np.int32)
+    decoded, _ = keras.ops.ctc_decode(_log(probabilities), steps, strategy="greedy",
+                                      mask_index=BLANK)
+    rows = keras.ops.convert_to_numpy(decoded)[0]
+    numbers = ["".join(str(c - 1) for c in row if c > BLANK) for row in rows]
+    wholes = sequence_probability(probabilities, numbers)
+    readings = []
+    for row, number, whole in zip(probabilities, numbers, wholes):
+        path, peaks, previous = row.argmax(axis=-1), [], BLANK
+        for step, best in enumerate(path):  # the greedy path's runs of one digit
+            if best != BLANK and best != previous:
+                peaks.append(row[step, best])
+            elif best != BLANK:
+                peaks[-1] = max(peaks[-1], row[step, best])
+            previous = best
+        if len(peaks) != len(number):  # an exact tie read otherwise by ctc_decode
+            peaks = [whole] * len(number)
+        readings.append(Reading(number, tuple(float(p) for p in peaks), float(whole)))
+    return readings
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions turning a into b."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def exact_accuracy(predicted: list[str], true: list[str]) -> float:
+    """The fraction of numbers read exactly."""
+    if len(predicted) != len(true) or not true:
+        raise ValueError(f"{len(predicted)} readings for {len(true)} numbers")
+    return sum(p == t for p, t in zip(predicted, true)) / len(true)
+
+
+def character_error_rate(predicted: list[str], true: list[str]) -> float:
+    """Character error rate: the edit distances summed over all numbers / their total length."""
+    if len(predicted) != len(true) or not true:
+        raise ValueError(f"{len(predicted)} readings for {len(true)} numbers")
+    return sum(edit_distance(p, t) for p, t in zip(predicted, true)) / sum(len(t) for t in true)
+
+
+def save(model: keras.Model, path) -> None:
+    """The reader (built-in layers, never compiled, no optimizer state) as a .keras file."""
+    model.save(path)

@@ -1,0 +1,181 @@
+"""data=numbers (issue 14): synthetic handwritten numbers from MNIST digits of one split."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import cv2
+import numpy as np
+import pytest
+
+from digits import data, numbers_data, vision
+from digits.config import DataConfig
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load(DataConfig(train_size=3000, val_size=1000, test_size=None), seed=0)
+
+
+def some_numbers(x, y, count, seed=0):
+    return [numbers_data.compose(x, y, np.random.default_rng([seed, i])) for i in range(count)]
+
+
+def sharing_a_component(mask_a, mask_b) -> bool:
+    """Whether some 8-connected piece of the two digits' ink holds ink of both."""
+    _, labels = cv2.connectedComponents((mask_a | mask_b).astype(np.uint8), connectivity=8)
+    return bool(set(labels[mask_a].tolist()) & set(labels[mask_b].tolist()))
+
+
+def test_labels_are_the_digits_composed_and_the_line_is_their_ink(splits):
+    x, y = splits.x_train, splits.y_train
+    for number in some_numbers(x, y, 60):
+        assert 1 <= len(number.label) <= numbers_data.MAX_DIGITS
+        assert number.label == "".join(str(y[s]) for s in number.sources)
+        assert len(number.masks) == len(number.label) == len(number.detached)
+        assert all(mask.any() and mask.shape == number.line.shape for mask in number.masks)
+        # the ink is exactly the digits' ink, nothing else
+        np.testing.assert_array_equal(number.line >= numbers_data.INK_LEVEL,
+                                      np.logical_or.reduce(number.masks))
+        centres = [np.flatnonzero(m.any(axis=0)).mean() for m in number.masks]
+        assert centres == sorted(centres)  # written left to right
+
+
+def test_a_number_uses_only_its_source_images(splits):
+    x, y = splits.x_train, splits.y_train
+    for seed in range(10):
+        number = numbers_data.compose(x, y, np.random.default_rng(seed))
+        others_blank = np.zeros_like(x)
+        others_blank[number.sources] = x[number.sources]
+        again = numbers_data.compose(others_blank, y, np.random.default_rng(seed))
+        np.testing.assert_array_equal(again.line, number.line)
+        changed = x.copy()
+        changed[number.sources[0]] = np.roll(x[number.sources[0]], 3, axis=1)
+        moved = numbers_data.compose(changed, y, np.random.default_rng(seed))
+        assert moved.line.shape != number.line.shape or (moved.line != number.line).any()
+
+
+def test_numbers_of_a_split_use_only_that_split(splits):
+    def hashes(images):
+        return {hashlib.sha256(image.tobytes()).hexdigest() for image in images}
+
+    by_split = {name: hashes(numbers_data.split_arrays(splits, name)[0])
+                for name in ("train", "validation", "test")}
+    for name, own in by_split.items():
+        x, y = numbers_data.split_arrays(splits, name)
+        used = hashes(x[s] for number in some_numbers(x, y, 40) for s in number.sources)
+        assert used <= own
+        for other, theirs in by_split.items():
+            if other != name:
+                assert not used & (theirs - own), f"{name} numbers drew {other} digits"
+
+
+def test_spacing_classes_hold_in_the_ink(splits):
+    seen = Counter()
+    for number in some_numbers(splits.x_train, splits.y_train, 150, seed=1):
+        for (a, b), gap in zip(zip(number.masks, number.masks[1:]), number.gaps):
+            seen[gap] += 1
+            a_right = np.flatnonzero(a.any(axis=0)).max()
+            b_left = np.flatnonzero(b.any(axis=0)).min()
+            if gap == "overlapping":
+                assert a_right - b_left + 1 >= numbers_data.OVERLAP_COLUMNS
+            elif gap == "touching":
+                assert sharing_a_component(a, b)
+            else:
+                assert not sharing_a_component(a, b)
+                clear = b_left - a_right - 1
+                assert clear <= numbers_data.TIGHT_GAP if gap == "tight" else clear > 3
+        severity = [numbers_data.SPACINGS.index(gap) for gap in number.gaps]
+        expected = numbers_data.SPACINGS[min(severity)] if severity else numbers_data.SINGLE
+        assert number.spacing == expected
+    assert min(seen[gap] for gap in numbers_data.SPACINGS) >= 40, seen
+
+
+def test_some_sevens_fives_and_fours_lose_a_stroke_joint(splits):
+    x, y = splits.x_train, splits.y_train
+    for digit in (4, 5, 7):
+        images = x[y == digit][:40]
+        came_apart = 0
+        for seed, image in enumerate(images):
+            out, detached = numbers_data.detach_stroke(image, digit, np.random.default_rng(seed))
+            count = cv2.connectedComponents((out >= numbers_data.DETACH_LEVEL).astype(np.uint8),
+                                            connectivity=8)[0]
+            before = cv2.connectedComponents(
+                (image >= numbers_data.DETACH_LEVEL).astype(np.uint8), connectivity=8)[0]
+            assert detached == (count > before)
+            came_apart += detached
+        assert came_apart >= 10, f"only {came_apart} of 40 {digit}s came apart"
+
+
+def test_batches_repeat_for_the_same_seed_and_epoch_and_differ_across_epochs(splits):
+    x, y = splits.x_train, splits.y_train
+    first = numbers_data.batch(x, y, seed=3, epoch=1, step=2, batch_size=4)
+    again = numbers_data.batch(x, y, seed=3, epoch=1, step=2, batch_size=4)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    other = numbers_data.batch(x, y, seed=3, epoch=2, step=2, batch_size=4)
+    assert [n.label for n in other[2]] != [n.label for n in first[2]]
+    # a batch is its numbers keyed by index: resuming at step 2 draws what step 2 drew
+    line, number = numbers_data.example(x, y, seed=3, epoch=1, index=2 * 4 + 1)
+    assert number.label == first[2][1].label
+    np.testing.assert_array_equal(first[0][1, :, :line.shape[1], 0], line / np.float32(255))
+    inputs, targets, numbers = first
+    assert inputs.shape[:2] == (4, numbers_data.LINE_HEIGHT) and inputs.dtype == np.float32
+    np.testing.assert_array_equal(targets, numbers_data.encode([n.label for n in numbers]))
+    assert numbers_data.encode(["407", "9"]).tolist() == [[5, 1, 8, 0, 0, 0, 0, 0],
+                                                          [10, 0, 0, 0, 0, 0, 0, 0]]
+
+
+def test_the_fixed_test_set_is_uniform_in_length_and_hard_enough(splits):
+    x, y = splits.x_test, splits.y_test
+    assert len(x) == 10_000  # the whole MNIST test split
+    spacings, lengths = Counter(), Counter()
+    for number in numbers_data.fixed_numbers(x, y, numbers_data.TEST_COUNT,
+                                             numbers_data.TEST_SEED):
+        spacings[number.spacing] += 1
+        lengths[len(number.label)] += 1
+    assert lengths == {length: 625 for length in range(1, 9)}
+    hard = (spacings["touching"] + spacings["overlapping"]) / numbers_data.TEST_COUNT
+    assert hard >= 0.30, spacings
+    assert min(spacings[s] for s in numbers_data.SPACINGS) >= 300, spacings
+
+
+def test_the_fixed_set_renders_the_same_lines_every_time(splits):
+    x, y = splits.x_test, splits.y_test
+    lines, labels, metadata = numbers_data.fixed_set(x, y, count=12)
+    again, labels_again, _ = numbers_data.fixed_set(x, y, count=12)
+    assert labels == labels_again == [m["label"] for m in metadata]
+    for line, other in zip(lines, again):
+        np.testing.assert_array_equal(line, other)
+        assert line.dtype == np.uint8 and line.shape[0] == numbers_data.LINE_HEIGHT
+    first = next(numbers_data.fixed_numbers(x, y, 12, numbers_data.TEST_SEED))
+    assert first.label == labels[0]
+
+
+def test_to_line_crops_to_the_ink_and_keeps_its_aspect():
+    paper = np.full((400, 600, 3), 235, np.uint8)
+    cv2.rectangle(paper, (100, 150), (400, 250), (30, 30, 30), 8)  # ink 308 x 108 px
+    line = vision.to_line(paper, height=32)
+    assert line.dtype == np.uint8 and line.shape[0] == 32
+    ys, xs = np.nonzero(line > 127)
+    assert ys.min() <= 3 and ys.max() >= 28  # the ink fills the height but the margin
+    assert 308 / 108 * 0.85 < (np.ptp(xs) + 1) / (np.ptp(ys) + 1) < 308 / 108 * 1.15
+    assert line[:, :8].max() == 0 and line[:, -8:].max() == 0  # black ends
+    assert (line > 127).mean() < 0.5  # light ink on black
+
+
+def test_rendered_wide_numbers_keep_their_digits_apart(splits):
+    x, y = splits.x_test, splits.y_test
+    kept = tried = 0
+    for seed in range(200):
+        rng = np.random.default_rng([seed, 0])
+        number = numbers_data.compose(x, y, rng)
+        if number.spacing != "wide" or any(number.detached) or tried == 12:
+            continue
+        tried += 1
+        for photo in (False, True):
+            line = numbers_data.render(number, np.random.default_rng([seed, 1]), photo)
+            runs = np.diff(np.r_[0, (line > 127).any(axis=0).astype(np.int8)]) == 1
+            kept += int(runs.sum() >= len(number.label))
+    assert tried == 12 and kept >= 0.8 * 2 * tried

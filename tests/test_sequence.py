@@ -1,0 +1,134 @@
+"""model=crnn (issue 14): the sequence reader, CTC decoding with confidences, its metrics."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from digits import data, numbers_data, sequence
+from digits.config import DataConfig
+
+TINY = sequence.CrnnConfig(filters=(8, 16, 16), units=16, dropout=0.0)
+
+
+def path_probabilities(path: list[int], sure: float = 0.9) -> np.ndarray:
+    """(1, T, 11): each step gives `sure` to its class of `path`, the rest spread evenly."""
+    out = np.full((1, len(path), sequence.NUM_CLASSES), (1 - sure) / 10, np.float32)
+    out[0, np.arange(len(path)), path] = sure
+    return out
+
+
+def collapse(path) -> str:
+    digits = [c for c, _ in itertools.groupby(path)]
+    return "".join(str(c - 1) for c in digits if c != sequence.BLANK)
+
+
+@pytest.mark.parametrize("head", ["gru", "lstm", "conv"])
+def test_crnn_gives_one_distribution_per_time_step(head):
+    model = sequence.crnn(sequence.CrnnConfig(filters=(8, 16, 16), units=8, head=head))
+    for width in (64, 96):
+        out = np.asarray(model(np.random.rand(2, 32, width, 1).astype(np.float32)))
+        assert out.shape == (2, width // sequence.TIME_STRIDE, sequence.NUM_CLASSES)
+        np.testing.assert_allclose(out.sum(axis=-1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("label", ["", "7", "11", "1001", "90817263", "55555555"])
+def test_decoding_an_encoded_label_gives_it_back(label):
+    encoded = numbers_data.encode([label])[0]
+    path = [sequence.BLANK]
+    for code in encoded[encoded > 0]:
+        path += [int(code), int(code), sequence.BLANK]  # two steps a digit, a blank between
+    reading = sequence.decode(path_probabilities(path))[0]
+    assert reading.number == label
+    np.testing.assert_allclose(reading.digit_confidences, [0.9] * len(label), rtol=1e-5)
+    # at least the one path's probability, summed with the other alignments of the label
+    assert 0.9 ** len(path) * (1 - 1e-5) <= reading.confidence <= 1
+
+
+def test_confidences_are_the_peak_and_the_sum_over_alignments():
+    # T = 3: brute force over all 11**3 paths for P("3"), against the CTC sum
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.full(sequence.NUM_CLASSES, 0.3), size=(1, 3))
+    probabilities[0, :, sequence.BLANK] += [1.5, 0.0, 1.5]  # blanks around a likely "3"
+    probabilities[0, 1, 4] += 1.2
+    probabilities = (probabilities / probabilities.sum(axis=-1, keepdims=True)).astype(np.float32)
+    brute = {}
+    for path in itertools.product(range(sequence.NUM_CLASSES), repeat=3):
+        p = np.prod([probabilities[0, t, c] for t, c in enumerate(path)])
+        brute[collapse(path)] = brute.get(collapse(path), 0.0) + p
+    reading = sequence.decode(probabilities)[0]
+    assert reading.number == "3"
+    np.testing.assert_allclose(reading.confidence, brute["3"], rtol=1e-4)
+    assert reading.digit_confidences == pytest.approx((probabilities[0, 1, 4],))
+    three = np.repeat(probabilities, 3, axis=0)
+    np.testing.assert_allclose(sequence.sequence_probability(three, ["3", "", "37"]),
+                               [brute["3"], brute[""], brute["37"]], rtol=1e-4)
+
+
+def test_an_unsure_step_lowers_the_whole_number_confidence():
+    sure = sequence.decode(path_probabilities([0, 5, 5, 0, 8, 8, 0]))[0]
+    unsure_path = path_probabilities([0, 5, 5, 0, 8, 8, 0])
+    unsure_path[0, 3] = 0.0
+    unsure_path[0, 3, [0, 2]] = 0.55, 0.45  # the blank, or a "1" between "4" and "7"
+    unsure = sequence.decode(unsure_path)[0]
+    assert sure.number == "47"
+    assert unsure.confidence < 0.7 * sure.confidence
+
+
+def test_exact_accuracy_and_character_error_rate_on_hand_made_cases():
+    assert sequence.edit_distance("123", "13") == 1
+    assert sequence.edit_distance("", "12") == 2
+    assert sequence.edit_distance("972555", "9702555") == 1
+    assert sequence.edit_distance("18999", "897") == 3  # drop 1, 9 for 7, drop 9
+    assert sequence.edit_distance("4321", "1234") == 4
+    assert sequence.exact_accuracy(["12", "3", "45"], ["12", "4", "45"]) == pytest.approx(2 / 3)
+    # one substitution in "3" -> "4", one deletion in "45" -> "4": 2 errors in 5 characters
+    assert sequence.character_error_rate(["12", "4", "4"], ["12", "3", "45"]) == pytest.approx(0.4)
+    assert sequence.character_error_rate(["12", "3"], ["12", "3"]) == 0
+    with pytest.raises(ValueError):
+        sequence.exact_accuracy(["1"], ["1", "2"])
+
+
+def test_a_tiny_crnn_lowers_its_ctc_loss_on_easy_numbers():
+    splits = data.load(DataConfig(train_size=1000, val_size=200, test_size=10), seed=0)
+    x, y = splits.x_train, splits.y_train
+    model = sequence.crnn(TINY)
+    trainable = sequence.training_model(model, learning_rate=3e-3)
+    held = numbers_data.batch(x, y, seed=0, epoch=99, step=0, batch_size=32, photo_fraction=0.0,
+                              lengths=(1, 2))
+    before = trainable.evaluate(held[0], held[1], verbose=0)
+    for step in range(30):
+        inputs, targets, _ = numbers_data.batch(x, y, seed=0, epoch=0, step=step, batch_size=16,
+                                                photo_fraction=0.0, lengths=(1, 2))
+        trainable.train_on_batch(inputs, targets)
+    after = trainable.evaluate(held[0], held[1], verbose=0)
+    assert after < 0.5 * before, (before, after)
+    # the reader shares the trained weights: its probabilities are the logits' softmax
+    logits = np.asarray(trainable(held[0][:2]))
+    expected = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(model(held[0][:2])), expected, atol=1e-5)
+
+
+def test_the_saved_reader_loads_in_plain_keras_without_digits(tmp_path):
+    model = sequence.crnn(TINY)
+    sequence.training_model(model)  # compiling the training view leaves the reader uncompiled
+    path = tmp_path / "crnn.keras"
+    sequence.save(model, path)
+    inputs = np.random.default_rng(0).random((1, 32, 80, 1)).astype(np.float32)
+    np.save(tmp_path / "inputs.npy", inputs)
+    script = (
+        "import sys, keras, numpy as np\n"
+        f"model = keras.saving.load_model({str(path)!r}, safe_mode=True)\n"
+        "assert not any(name == 'digits' or name.startswith('digits.') for name in sys.modules)\n"
+        "assert not model.compiled\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, model.predict(np.load("
+        f"{str(tmp_path / 'inputs.npy')!r}), verbose=0))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), np.asarray(model(inputs)),
+                               atol=1e-5)
