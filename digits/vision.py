@@ -190,3 +190,26 @@ def cut_touching(piece: np.ndarray, left: int, right: int, digit_height: float) 
 def number_to_mnist(image: np.ndarray) -> list[np.ndarray]:
     """A decoded photo of a number -> one uint8 (28, 28) per digit, left to right."""
     return [to_mnist_box(piece) for piece in split_digits(ink_mask(to_grey(image)))]
+
+
+def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
+    """A decoded photo of a line of handwriting (a number) -> uint8 (height, W), light ink on
+    black, for a sequence reader: the ink as ink_mask finds it, cropped, strokes thickened as
+    to_mnist does, scaled to fill the height but a small margin (the aspect ratio kept), with a
+    quarter of the height of black at each end. Raises NoDigitError."""
+    mask = ink_mask(to_grey(image))
+    ys, xs = np.nonzero(mask)
+    line = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge
+    line = thicken(cv2.copyMakeBorder(line, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0))
+    ys, xs = np.nonzero(line)
+    line = line[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    margin, end = max(1, height // 16), height // 4
+    inner = height - 2 * margin
+    width = max(1, round(line.shape[1] * inner / line.shape[0]))
+    shrinking = line.shape[0] > inner
+    small = cv2.resize(line, (width, inner),
+                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    out = np.zeros((height, width + 2 * end), np.uint8)
+    out[margin:margin + inner, end:end + width] = small
+    return out
