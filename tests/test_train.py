@@ -52,9 +52,10 @@ def test_metrics_agree_with_the_history(cli_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     history = read_history(run_dir)
     assert history["epoch"] == [0, 1] and metrics["epochs"] == 2
-    # early stopping monitors val_loss (the default): the best epoch has the lowest
+    # early stopping restores the best epoch on val_loss (the defaults): the lowest
     best = int(np.argmin(history["val_loss"]))
-    assert metrics["best_epoch"] == best
+    assert metrics["weights"] == "best_epoch"
+    assert metrics["best_epoch"] == metrics["weights_epoch"] == best
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"][best])
     assert metrics["best_val_accuracy"] == pytest.approx(max(history["val_accuracy"]))
 
