@@ -246,12 +246,13 @@ def bar_chart(result: dict):
                 bar.set_hatch("//")
     axis.set_xticks(positions, [n + (" *" if n in corruptions.HELD_OUT else "") for n in NAMES],
                     rotation=45, ha="right")
-    axis.set_ylim(0, 1)
+    axis.set_ylim(0, 1.2)
+    axis.set_yticks(np.linspace(0, 1, 6))
     axis.set_ylabel("accuracy")
     axis.grid(axis="y", alpha=0.3)
     axis.set_title(f"robustness ({result['images']} {result['split']} digits; * hatched: never "
                    "used in training)")
-    axis.legend(loc="lower left")
+    axis.legend(loc="upper center", ncol=2)
     figure.tight_layout()
     return figure
 
