@@ -112,6 +112,22 @@ def refuse_existing(path: Path, overwrite: bool, option: str) -> None:
     raise CommandError(f"{option} {path} already exists; add --overwrite to replace it")
 
 
+def is_run_folder(folder: Path) -> bool:
+    """A folder digits made for a run (or an ensemble): files in it are digits' to replace."""
+    return (folder / ".hydra").is_dir() or (folder / "metrics.json").is_file()
+
+
+def refuse_outside_run_folder(folder: Path, names: list[str], overwrite: bool) -> None:
+    """Beside a model that is not in a run folder, files a command would write by default may be
+    the user's own: any that exists is refused unless `overwrite` (CommandError, exit 2)."""
+    if overwrite or is_run_folder(folder):
+        return
+    existing = [name for name in names if (folder / name).exists()]
+    if existing:
+        raise CommandError(f"{folder} is not a run folder and already holds {existing[0]}; "
+                           "add --overwrite to replace it, or give the model a folder of its own")
+
+
 def run(prog: str, command: Callable[[], int]) -> int:
     """Run a command's body: CommandError and disk errors as one line, Ctrl-C as exit 130."""
     try:

@@ -177,12 +177,23 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--data", metavar="PATH",
                         help="evaluate on the test arrays of this .npz, or on every photo in this "
                         "folder of sub-folders 0 .. 9, instead of the run's own test split")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="beside a .keras file outside a run folder: replace an "
+                        "evaluation.json or plots/ found there")
     return parser
+
+
+FILES = ["evaluation.json", "plots/confusion_matrix.png", "plots/errors.png",
+         "plots/reliability.png"]
 
 
 def command(args) -> int:
     model_path = cli.model_path(PROG, args)
     try:
+        folder = modelio.resolve(model_path).parent
+        out_dir = output_folder(folder, args.data).relative_to(folder)
+        cli.refuse_outside_run_folder(folder, [str(out_dir / name) for name in FILES],
+                                      args.overwrite)
         result, out_dir = run(model_path, args.data)
     except modelio.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None

@@ -171,8 +171,14 @@ def command(parser: cli.Parser, args) -> int:
     if args.int8 and args.format != "tflite":
         parser.error("--int8 goes with --format tflite")
     model_path = cli.model_path(PROG, args)
+    try:
+        default = default_output(model_path, args.format, args.int8)
+    except modelio.ModelLoadError as error:
+        raise cli.CommandError(str(error), cli.USAGE) from None
     if args.output is not None:
         check_output(args.output, args.format, args.overwrite)
+    else:
+        cli.refuse_outside_run_folder(default.parent, [default.name], args.overwrite)
     min_agreement = args.min_agreement or (0.99 if args.int8 else 0.999)
     try:
         output, share = export(model_path, args.format, args.output, args.int8, min_agreement)

@@ -171,3 +171,22 @@ def test_digits_train_help_is_quiet_and_lists_the_groups_users_choose():
 def test_digits_verbose_brings_tensorflows_log_back_to_digits_train():
     result = run_cli("digits.train", "--help", env={**os.environ, "DIGITS_VERBOSE": "1"})
     assert result.returncode == 0 and tf_lines(result.stderr), result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("prog, existing, arguments", [
+    ("digits-evaluate", "evaluation.json", []),
+    ("digits-evaluate", "plots/errors.png", []),
+    ("digits-export", "model.tflite", ["--format", "tflite"]),
+    ("digits-export", "saved_model/keep.txt", ["--format", "savedmodel"]),
+])
+def test_beside_a_model_outside_a_run_folder_the_users_files_are_kept(tmp_path, capsys, prog,
+                                                                        existing, arguments):
+    model = tmp_path / "mine.keras"
+    model.write_bytes(SMALL_CNN.read_bytes())
+    (tmp_path / existing).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / existing).write_text("the user's own")
+    assert MAINS[prog](["--model", str(model), *arguments]) == cli.USAGE
+    error = capsys.readouterr().err
+    assert error.startswith(f"{prog}: {tmp_path} is not a run folder and already holds ")
+    assert "add --overwrite" in error and error.count("\n") == 1
+    assert (tmp_path / existing).read_text() == "the user's own"
