@@ -32,17 +32,23 @@ def cpp_log_silenced(stdout: bool = False):
         yield
         return
     descriptors = (1, 2) if stdout else (2,)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in descriptors}
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    try:
+        saved = {fd: os.dup(fd) for fd in descriptors}
+    except OSError:  # a closed descriptor (a daemon): nothing to silence
+        yield
+        return
     try:
         with open(os.devnull, "w") as devnull:
             for fd in descriptors:
                 os.dup2(devnull.fileno(), fd)
         yield
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
