@@ -33,8 +33,8 @@ from digits import corruptions, hands, reader_data, vision
 MAX_DIGITS = 8
 SPACINGS = ("overlapping", "touching", "tight", "wide")  # most severe first
 SINGLE = "single"  # the spacing of a one-digit number
-SPACING_WEIGHTS = (0.2, 0.25, 0.3, 0.25)  # a number's intended spacing; a pair keeps it
-KEEP_SPACING = 0.85  # of the time, else draws its own
+SPACING_WEIGHTS = (0.15, 0.3, 0.3, 0.25)  # a number's intended spacing; a pair keeps it
+KEEP_SPACING = 0.9  # of the time, else draws its own
 INK_LEVEL = 128  # uint8 grey at or above which a pixel is ink, for spacing and contact
 OVERLAP_COLUMNS = 3
 TIGHT_GAP = 3  # MNIST px of clear columns (a digit is about 20 px tall)
@@ -233,8 +233,8 @@ def clean_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def photo_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The line written on paper and photographed (sometimes with a photo corruption)."""
     height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
-    fit = min(0.9 * width / line.shape[1], 0.6 * height / line.shape[0])
-    factor = fit * rng.uniform(0.45, 1.0)
+    fit = min(0.9 * width / line.shape[1], 0.85 * height / line.shape[0])
+    factor = fit * rng.uniform(0.55, 1.0)  # as large in the frame as hands.place's digits
     coverage = pen_coverage(line, factor, rng)
     frame = np.zeros((height, width), np.float32)
     top = int(rng.integers(0, height - coverage.shape[0] + 1))
