@@ -9,7 +9,6 @@ test split (the outcome).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import keras
 from omegaconf import OmegaConf
 
-from digits import config, data, evaluate, modelio
+from digits import cli, config, data, evaluate, modelio
 from digits.config import DataConfig
 
 MAX_MEMBERS = 8
@@ -81,41 +80,44 @@ def make(paths: list[Path], output: Path) -> dict:
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="digits-ensemble", description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  digits-ensemble --model outputs/run1 --model outputs/run2 "
-               "--output ensembles/two\n  digits-predict --model ensembles/two photo.jpg")
+EXAMPLES = """\
+  digits-ensemble --model outputs/run1 --model outputs/run2 --output ensembles/two
+  digits-predict --model ensembles/two photo.jpg
+  digits-evaluate --model ensembles/two"""
+
+PROG = "digits-ensemble"
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
     parser.add_argument("--model", action="append", required=True, metavar="PATH",
-                        help="a member: a run folder or a .keras file (give 2 to "
-                             f"{MAX_MEMBERS} times)")
+                        help=f"a member: a run folder or a .keras file (2 to {MAX_MEMBERS} times)")
     parser.add_argument("--output", type=Path, required=True, metavar="DIR",
                         help="the folder to write model.keras and metrics.json to (new or empty)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace model.keras and metrics.json if DIR holds them")
-    args = parser.parse_args(argv)
+    cli.add_overwrite(parser)
+    return parser
+
+
+def command(parser: cli.Parser, args) -> int:
     if not 2 <= len(args.model) <= MAX_MEMBERS:
         parser.error(f"give 2 to {MAX_MEMBERS} --model members (got {len(args.model)})")
-    if args.output.exists() and any(args.output.iterdir()) and not args.overwrite:
-        print(f"digits-ensemble: {args.output} exists and is not empty; choose a new folder or "
-              "give --overwrite", file=sys.stderr)
-        return 2
+    cli.refuse_existing(args.output, args.overwrite, "--output")
     try:
         metrics = make([Path(p) for p in args.model], args.output)
     except (modelio.ModelLoadError, ValueError) as error:
-        print(f"digits-ensemble: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"digits-ensemble: cannot write {args.output}: {error}", file=sys.stderr)
-        return 1
+        raise cli.CommandError(str(error)) from None
     for member in metrics["members"]:
         print(f"member   val {member['val_accuracy']:.4f}  test {member['test_accuracy']:.4f}  "
               f"{member['model']}")
     print(f"ensemble val {metrics['val_accuracy']:.4f}  test {metrics['test_accuracy']:.4f}  "
           f"(inverted {metrics['inverted_test_accuracy']:.4f})")
     print(f"wrote {args.output / modelio.MODEL_FILE}")
-    return 0
+    return cli.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser_ = build_parser()
+    return cli.run(PROG, lambda: command(parser_, parser_.parse_args(argv)))
 
 
 if __name__ == "__main__":
