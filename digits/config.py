@@ -302,7 +302,6 @@ MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig, "cnn_gap": CnnGapConfig,
 # Group options renamed in digits 0.1: the old name is a thin alias in conf/ for one release.
 RENAMED_OPTIONS = {
     "augmentation": {"seed": "article"},  # it sat beside the top-level seed= key
-    "experiment": {"seed_article": "article"},
     "trainer": {"fast": "smoke"},  # it collided with experiment=fast, a recipe
     "model": {"convnet": "cnn_gap"},  # it sat beside cnn, saying nothing of the difference
 }

@@ -26,7 +26,7 @@ def test_defaults_are_the_articles_recipe():
     assert cfg.trainer.early_stopping.monitor == "val_loss"
     assert cfg.trainer.early_stopping.restore_best_weights
     assert cfg.data.path is None and cfg.data.val_size == 10_000
-    assert compose_train(["experiment=article"]) == cfg
+    assert compose_train(["experiment=seed_article"]) == cfg
 
 
 def test_groups_compose_into_their_schemas():
