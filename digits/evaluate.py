@@ -5,13 +5,13 @@ matrix, a gallery of the most confident mistakes and calibration (expected calib
 reliability diagram). On the run's own test split they go to RUN_DIR/evaluation.json,
 RUN_DIR/plots and RUN_DIR/tensorboard/evaluation; with --data PATH to
 RUN_DIR/evaluations/NAME/ (NAME: the data's file or folder name), never over the run's own.
+With --robustness: the robustness suite (docs/robustness.md) in RUN_DIR/evaluations/robustness/.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from digits import cli, data, modelio, pipeline, plots
+from digits import atomic, cli, data, modelio, pipeline, plots
 from digits.config import DataConfig, data_config
 
 CALIBRATION_BINS = 15
@@ -147,16 +147,8 @@ def run(model_path: Path, data_path: str | None = None) -> tuple[dict, Path]:
     result.pop("_arrays")
     if data_path is not None:
         result["data"] = str(Path(data_path).expanduser().resolve())
-    write_atomically(out_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    atomic.write_text(out_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
     return result, out_dir
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write under a temporary name in the same folder, then rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 EXAMPLES = """\
@@ -165,7 +157,9 @@ EXAMPLES = """\
   digits-evaluate --model RUN --data other.npz
       the test arrays of other.npz: RUN/evaluations/other/
   digits-evaluate --model RUN --data my_digits/
-      every photo in my_digits/0 .. my_digits/9: RUN/evaluations/my_digits/"""
+      every photo in my_digits/0 .. my_digits/9: RUN/evaluations/my_digits/
+  digits-evaluate --model RUN --robustness [--split test]
+      the robustness suite (docs/robustness.md): RUN/evaluations/robustness/validation/"""
 
 
 PROG = "digits-evaluate"
@@ -180,6 +174,12 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--overwrite", action="store_true",
                         help="beside a .keras file outside a run folder: replace an "
                         "evaluation.json or plots/ found there")
+    parser.add_argument("--robustness", action="store_true",
+                        help="measure the robustness suite instead: MNIST digits under 21 "
+                        "corruptions, raw and as photos (docs/robustness.md)")
+    parser.add_argument("--split", choices=("validation", "test"),
+                        help="with --robustness: build the suite from this split (validation; "
+                        "test only for a final report)")
     return parser
 
 
@@ -187,8 +187,35 @@ FILES = ["evaluation.json", "plots/confusion_matrix.png", "plots/errors.png",
          "plots/reliability.png"]
 
 
+def robustness_command(model_path: Path, args) -> int:
+    """--robustness: the logic is digits.robustness's; this checks the options and prints."""
+    from digits import robustness
+
+    if not args.robustness:
+        raise cli.CommandError("--split goes with --robustness")
+    if args.data is not None:
+        raise cli.CommandError("--robustness measures MNIST's own split: leave out --data")
+    split = args.split or "validation"
+    try:
+        folder = modelio.resolve(model_path).parent
+        out_dir = robustness.output_folder(model_path, split).relative_to(folder)
+        cli.refuse_outside_run_folder(folder, [str(out_dir / name)
+                                               for name in robustness.OUTPUT_FILES],
+                                      args.overwrite)
+        result, out_dir = robustness.run(model_path, split)
+    except modelio.ModelLoadError as error:
+        raise cli.CommandError(str(error), cli.USAGE) from None
+    except data.DataError as error:
+        raise cli.CommandError(str(error), cli.FAILED) from None
+    print(robustness.table({folder.name: result}))
+    print(f"\nWrote {', '.join(robustness.OUTPUT_FILES)} and tensorboard/ in {out_dir}")
+    return cli.OK
+
+
 def command(args) -> int:
     model_path = cli.model_path(PROG, args)
+    if args.robustness or args.split:
+        return robustness_command(model_path, args)
     try:
         folder = modelio.resolve(model_path).parent
         out_dir = output_folder(folder, args.data).relative_to(folder)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits import corruptions, data, hands, modelio, photos, vision
+from digits import atomic, corruptions, data, hands, modelio, photos, vision
 from digits.config import DataConfig, data_config
 
 SUITE_SIZE = 2000
@@ -227,7 +227,11 @@ def hand_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+OUTPUT_FILES = ("robustness.json", "accuracy.png", "examples_raw.png", "examples_photo.png")
+
+
 def output_folder(model_path: str | Path, split: str) -> Path:
+    """RUN/evaluations/robustness/SPLIT: beside the model, apart from its other evaluations."""
     return modelio.resolve(model_path).parent / "evaluations" / "robustness" / split
 
 
@@ -295,16 +299,14 @@ def write_outputs(result: dict, suite: Suite, out_dir: Path) -> None:
     for stem, figure in example_grids(suite).items():
         plots.save(figure, out_dir / f"{stem}.png", writer)
     writer.close()
-    temporary = out_dir / ".robustness.json.tmp"
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temporary, out_dir / "robustness.json")
+    atomic.write_text(out_dir / "robustness.json", json.dumps(result, indent=2) + "\n")
 
 
-def run(model_path: str | Path, split: str = "validation", size: int = SUITE_SIZE,
+def run(model_path: str | Path, split: str = "validation", size: int | None = None,
         out_dir: Path | None = None) -> tuple[dict, Path]:
     """Measure the model at `model_path`; write JSON, figures and TensorBoard; (result, folder)."""
     model = modelio.load(model_path)
-    suite = build_for(model_path, split, size)
+    suite = build_for(model_path, split, size or SUITE_SIZE)
     result = evaluate(model, suite)
     result["model"] = str(modelio.resolve(model_path))
     out_dir = out_dir or output_folder(model_path, split)

@@ -118,3 +118,20 @@ def test_hand_photos_are_those_digits_handwriting_writes(tmp_path):
     assert readable.all() and labels.tolist() == list(range(10))
     np.testing.assert_array_equal(labels, file_labels)
     np.testing.assert_array_equal(images, files)
+
+
+def test_digits_evaluate_robustness_writes_the_suite_into_the_run(tmp_path, monkeypatch, capsys):
+    from digits import evaluate
+
+    shutil.copy(SMALL_CNN, tmp_path / "model.keras")
+    (tmp_path / ".hydra").mkdir()  # a run folder: its outputs are digits' own to rewrite
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 42\n")
+    monkeypatch.setattr(robustness, "SUITE_SIZE", 10)
+    assert evaluate.main(["--model", str(tmp_path), "--robustness", "--split", "test"]) == 0
+    out_dir = tmp_path / "evaluations" / "robustness" / "test"
+    saved = json.loads((out_dir / "robustness.json").read_text())
+    assert saved["split"] == "test" and saved["images"] == 10
+    assert "zigzag *" in capsys.readouterr().out
+    assert evaluate.main(["--model", str(tmp_path), "--split", "test"]) == 2
+    assert evaluate.main(["--model", str(tmp_path), "--robustness", "--data", "x.npz"]) == 2
+    assert "leave out --data" in capsys.readouterr().err
