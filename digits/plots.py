@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from digits import atomic  # noqa: E402
+
 
 def curves(history: dict[str, list[float]]) -> plt.Figure:
     """The article's last figure: accuracy and loss per epoch, training and validation."""
@@ -55,11 +57,11 @@ def image_grid(images: np.ndarray, titles: list[str] | None = None, columns: int
 def save(figure: plt.Figure, path: Path, writer: tf.summary.SummaryWriter | None = None,
          step: int = 0) -> None:
     """Write the figure as PNG to `path` and, if given, as an image to a TensorBoard writer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    path.write_bytes(buffer.getvalue())
+    with atomic.replacing(path) as temporary:  # a kill leaves the old figure or the new one
+        temporary.write_bytes(buffer.getvalue())
     if writer is not None:
         image = tf.image.decode_png(buffer.getvalue(), channels=4)[tf.newaxis]
         with writer.as_default():
