@@ -121,18 +121,17 @@ def test_cli_refuses_a_bad_model_without_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("option", ["--json", "--csv", "--plot"])
-def test_an_existing_output_file_is_refused_and_kept_unless_overwrite(tmp_path, option):
+def test_an_existing_output_file_is_refused_and_kept_unless_overwrite(tmp_path, option, capsys):
     output = tmp_path / "mine.out"
     output.write_text("the user's own file\n")
     photo = str(PHOTOS / "Humor-Sans_4_0.jpg")
-    refused = run_cli("digits.predict", "--model", str(MODEL), option, str(output), photo)
-    assert refused.returncode == 2 and refused.stdout == ""  # refused before reading anything
-    assert refused.stderr.strip() == (f"digits-predict: {option} {output} already exists; "
-                                      "add --overwrite to replace it")
+    assert predict.main(["--model", str(MODEL), option, str(output), photo]) == 2
+    refused = capsys.readouterr()
+    assert refused.out == ""  # refused before reading anything
+    assert refused.err.strip() == (f"digits-predict: {option} {output} already exists; "
+                                   "add --overwrite to replace it")
     assert output.read_text() == "the user's own file\n"
-    replaced = run_cli("digits.predict", "--model", str(MODEL), option, str(output),
-                       "--overwrite", photo)
-    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert predict.main(["--model", str(MODEL), option, str(output), "--overwrite", photo]) == 0
     assert output.read_bytes() != b"the user's own file\n" and output.stat().st_size > 20
 
 

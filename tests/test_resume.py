@@ -175,7 +175,8 @@ def test_a_full_disk_is_a_clear_error(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "plots").mkdir()
-    (run_dir / "plots" / "curves.png").symlink_to("/dev/full")  # writes fail: ENOSPC
+    # Files are written under a temporary name, then renamed: the disk fills as that is written.
+    (run_dir / "plots" / ".partial-curves.png").symlink_to("/dev/full")  # writes fail: ENOSPC
     result = run_cli("digits.train", "data.train_size=300", "data.val_size=200",
                      "data.test_size=200", "trainer.epochs=1", f"hydra.run.dir={run_dir}")
     output = result.stdout + result.stderr

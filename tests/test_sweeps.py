@@ -112,8 +112,10 @@ def test_optuna_search_runs_its_trials_and_writes_the_best(tmp_path):
 
 @pytest.mark.parametrize("plugin, launcher", [
     ("hydra_plugins.hydra_joblib_launcher", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]),
-    ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=submitit_local",
-                                               "hydra.launcher.timeout_min=10"]),
+    # submitit_local starts each job as its own process, as joblib does: over ~30 s, so slow
+    pytest.param("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=submitit_local",
+                                                           "hydra.launcher.timeout_min=10"],
+                 marks=pytest.mark.slow),
 ])
 def test_launchers_run_every_job(tmp_path, plugin, launcher):
     need_plugin(plugin)
