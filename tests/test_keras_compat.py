@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import subprocess
 import sys
 import tomllib
@@ -19,6 +18,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from digits import augment, keras_compat
+from digits.processes import free_ports
 from digits.config import AugmentationConfig
 
 ROOT = Path(__file__).parent.parent
@@ -129,16 +129,6 @@ data = tf.data.Dataset.from_tensor_slices((np.zeros((64, 4), "float32"), np.zero
 model.fit(data.batch(16), epochs=1, verbose=0)
 print("FIT OK")
 """
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def two_workers_fit(variant: str) -> list[subprocess.CompletedProcess]:
