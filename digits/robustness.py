@@ -27,7 +27,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from digits import atomic, corruptions, data, hands, modelio, photos, vision
-from digits.config import DataConfig, data_config
+from digits.config import DataConfig, HandwritingDataConfig, data_config
 
 SUITE_SIZE = 2000
 SUITE_SEED = 13  # draws the subset, the photos and every corruption
@@ -58,8 +58,13 @@ def run_split(model_path: str | Path, split: str) -> tuple[np.ndarray, np.ndarra
     saved = modelio.resolve(model_path).parent / ".hydra" / "config.yaml"
     run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
     saved_data = run_cfg.get("data", {})
-    # A model trained on photos (data=folder) is measured on MNIST's split for its seed.
+    # A model trained on photos (data=folder) is measured on MNIST's split for its seed; one
+    # trained on data=handwriting on its MNIST split alone (the same images, without the reader
+    # views data=handwriting adds), so every model meets the same kind of digits.
     cfg = DataConfig() if saved_data.get("source", "npz") == "folder" else data_config(saved_data)
+    if isinstance(cfg, HandwritingDataConfig):
+        cfg = DataConfig(path=cfg.path, val_size=cfg.val_size, train_size=cfg.train_size,
+                         test_size=cfg.test_size)
     splits = data.load(cfg, seed=int(run_cfg.get("seed", DEFAULT_SEED)))
     return (splits.x_val, splits.y_val) if split == "validation" else (splits.x_test,
                                                                        splits.y_test)

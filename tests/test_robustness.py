@@ -135,3 +135,17 @@ def test_digits_evaluate_robustness_writes_the_suite_into_the_run(tmp_path, monk
     assert evaluate.main(["--model", str(tmp_path), "--split", "test"]) == 2
     assert evaluate.main(["--model", str(tmp_path), "--robustness", "--data", "x.npz"]) == 2
     assert "leave out --data" in capsys.readouterr().err
+
+
+def test_a_handwriting_run_is_measured_on_its_mnist_validation_digits_alone(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    shutil.copy(SMALL_CNN, run / "model.keras")
+    (run / ".hydra" / "config.yaml").write_text(
+        "data:\n  source: handwriting\n  val_size: 300\n  train_size: 100\n  test_size: 50\n"
+        "  reader_copies: 1\n  hand_photos: 1\n  corrupted_fraction: 0.2\n"
+        "  val_reader_copies: 1\nseed: 5\n")
+    images, labels = robustness.run_split(run, "validation")
+    plain = data.load(DataConfig(val_size=300, train_size=100, test_size=50), seed=5)
+    np.testing.assert_array_equal(images, plain.x_val)  # no reader views among them
+    np.testing.assert_array_equal(labels, plain.y_val)
