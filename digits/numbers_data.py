@@ -213,9 +213,8 @@ def pen_coverage(line: np.ndarray, factor: float, rng: np.random.Generator) -> n
     MNIST's grey edge made the pen's edge as reader_data.pen_ink does for one digit."""
     size = (max(1, round(line.shape[1] * factor)), max(1, round(line.shape[0] * factor)))
     grey = cv2.resize(line.astype(np.float32) / 255, size, interpolation=cv2.INTER_CUBIC)
-    soft = max(1.0, factor * reader_data.MNIST_SIDE / 160)
-    slope = max(factor / soft, 3.0)  # steep enough that paper (grey 0) stays clear at any edge
-    coverage = np.clip((grey - rng.uniform(*reader_data.STROKE_LEVEL)) * slope + 0.5, 0, 1)
+    # steep enough that paper (grey 0) stays clear at any edge level
+    coverage = reader_data.pen_edge(grey, factor, rng, min_slope=3.0)
     if rng.random() < reader_data.OUTLINE_PROBABILITY:
         pen = max(2, int(factor * 2))
         coverage = hands.hollow_out((coverage * 255).astype(np.uint8), pen) / np.float32(255)

@@ -43,13 +43,21 @@ PHOTO_CORRUPTIONS = tuple(name for name in corruptions.training_corruptions()
 MNIST_SIDE = 28
 
 
+def pen_edge(grey: np.ndarray, unit: float, rng: np.random.Generator,
+             min_slope: float = 0.0) -> np.ndarray:
+    """MNIST's grey, enlarged to `unit` px per MNIST px, -> float32 coverage of a pen stroke: the
+    grey level where the pen's edge lies is drawn at random (heavy to light pens), and the edge
+    is anti-aliased over about one photo pixel (at least `min_slope` steep)."""
+    soft = max(1.0, unit * MNIST_SIDE / 160)
+    slope = max(unit / soft, min_slope)
+    return np.clip((grey - rng.uniform(*STROKE_LEVEL)) * slope + 0.5, 0, 1)
+
+
 def pen_ink(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """uint8 (28, 28) MNIST digit -> float32 ink coverage of a pen stroke on a larger square."""
     side = int(rng.integers(*DIGIT_SIDE))
     grey = cv2.resize(image.astype(np.float32) / 255, (side, side), interpolation=cv2.INTER_CUBIC)
-    edge = rng.uniform(*STROKE_LEVEL)
-    soft = max(1.0, side / 160)  # anti-aliasing of about one photo pixel
-    coverage = np.clip((grey - edge) * side / (MNIST_SIDE * soft) + 0.5, 0, 1)
+    coverage = pen_edge(grey, side / MNIST_SIDE, rng)
     slant = rng.uniform(-SLANT, SLANT)
     matrix = cv2.getRotationMatrix2D((side / 2, side / 2), rng.uniform(-ROTATION, ROTATION), 1.0)
     matrix[0, 1] -= slant

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from digits import config
-from helpers import SMOKE, compose_train, run_cli  # noqa: F401  (kept for a transition)
+from helpers import SMOKE, compose_train
 
 
 @pytest.fixture
