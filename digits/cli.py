@@ -75,8 +75,9 @@ def add_overwrite(parser: argparse.ArgumentParser) -> None:
                         help="replace output paths that already exist (never done without it)")
 
 
-def model_path(prog: str, args: argparse.Namespace) -> Path:
-    """--model, else the deprecated positional RUN_DIR (with a warning), else the shipped model."""
+def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path:
+    """--model, else the deprecated positional RUN_DIR (with a warning), else the shipped model
+    of `kind` (modelio.default_model_path: "digit" or "number")."""
     from digits import modelio  # here: modelio imports Keras, which not every command needs
 
     deprecated = getattr(args, "deprecated_model", None)
@@ -88,18 +89,18 @@ def model_path(prog: str, args: argparse.Namespace) -> Path:
         return Path(deprecated)
     if args.model is not None:
         return Path(args.model)
-    default = modelio.default_model_path()
+    default = modelio.default_model_path(kind)
     if default is None:
         raise CommandError("no model given: add --model PATH (a run folder or a .keras file)")
     return default
 
 
-def load_model(prog: str, args: argparse.Namespace):
+def load_model(prog: str, args: argparse.Namespace, kind: str = "digit"):
     """The model of `args` (see model_path); an unloadable one is a CommandError (exit 2)."""
     from digits import modelio
 
     try:
-        return modelio.load(model_path(prog, args))
+        return modelio.load(model_path(prog, args, kind))
     except modelio.ModelLoadError as error:
         raise CommandError(str(error)) from None
 

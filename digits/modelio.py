@@ -24,8 +24,9 @@ def is_ensemble(model: keras.Model) -> bool:
     return model.name.startswith(ENSEMBLE_PREFIX)
 
 
-def default_model_path() -> Path | None:
-    """The model a command uses when given no --model: one shipped in digits/resources/, or None
+def default_model_path(kind: str = "digit") -> Path | None:
+    """The model a command uses when given no --model: the one shipped in digits/resources/ for
+    `kind` ("digit": single digits; "number": whole numbers, digits-predict --number), or None
     while digits ships none (then --model is required)."""
     return None
 

@@ -66,7 +66,7 @@ def test_no_model_is_exit_2_asking_for_model(prog, arguments, capsys):
 
 
 def test_the_shipped_model_is_used_when_there_is_one(monkeypatch):
-    monkeypatch.setattr(modelio, "default_model_path", lambda: SMALL_CNN)
+    monkeypatch.setattr(modelio, "default_model_path", lambda kind="digit": SMALL_CNN)
     args = argparse.Namespace(model=None, deprecated_model=None)
     assert cli.model_path("digits-predict", args) == SMALL_CNN
     args.model = "elsewhere.keras"
