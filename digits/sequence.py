@@ -16,6 +16,7 @@ import numpy as np
 from keras import layers
 
 from digits.models import conv_bn_relu
+from digits.numbers_data import pad_lines
 
 BLANK = 0
 NUM_CLASSES = 11  # the blank and 10 digits
@@ -52,6 +53,12 @@ def crnn(cfg: CrnnConfig) -> keras.Model:
     logits = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
     probabilities = layers.Activation("softmax", name="probabilities", dtype="float32")(logits)
     return keras.Model(inputs, probabilities, name="crnn")
+
+
+def is_sequence_model(model: keras.Model) -> bool:
+    """Whether `model` reads whole numbers: one (T, NUM_CLASSES) distribution per line."""
+    shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else ()
+    return len(shape) == 3 and shape[-1] == NUM_CLASSES
 
 
 def training_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
@@ -141,3 +148,22 @@ def character_error_rate(predicted: list[str], true: list[str]) -> float:
 def save(model: keras.Model, path) -> None:
     """The reader (built-in layers, never compiled, no optimizer state) as a .keras file."""
     model.save(path)
+
+
+def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
+    """Readings of uint8 (height, W) lines (vision.to_line, numbers_data.render), in input order.
+    Lines are batched by width (less padding, fewer input shapes to trace)."""
+    order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
+    readings: list[Reading | None] = [None] * len(lines)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        probabilities = model.predict_on_batch(pad_lines([lines[i] for i in chunk]))
+        for i, reading in zip(chunk, decode(keras.ops.convert_to_numpy(probabilities))):
+            readings[i] = reading
+    return readings
+
+
+def scores(predicted: list[str], true: list[str]) -> dict:
+    """{"exact_accuracy", "cer"} of readings against the true numbers."""
+    return {"exact_accuracy": exact_accuracy(predicted, true),
+            "cer": character_error_rate(predicted, true)}
