@@ -248,16 +248,26 @@ def photo_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return photo
 
 
-def render(number: Number, rng: np.random.Generator, photo: bool,
-           height: int = LINE_HEIGHT) -> np.ndarray:
-    """What the reader makes of the number written down: uint8 (height, W) from vision.to_line.
-    A photo the reader finds no ink in (a harsh corruption) is replaced by the clean view."""
+def view(number: Number, rng: np.random.Generator, photo: bool,
+         height: int = LINE_HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """The number written down, and what the reader makes of it: (the image, a photo or the
+    clean view; uint8 (height, W) from vision.to_line). A photo the reader finds no ink in (a
+    harsh corruption) is replaced by the clean view. A component reader reads the image."""
     if photo:
+        image = photo_view(number.line, rng)
         try:
-            return vision.to_line(photo_view(number.line, rng), height)
+            return image, vision.to_line(image, height)
         except vision.NoDigitError:
             pass
-    return vision.to_line(clean_view(number.line, rng), height)
+    image = clean_view(number.line, rng)
+    return image, vision.to_line(image, height)
+
+
+def render(number: Number, rng: np.random.Generator, photo: bool,
+           height: int = LINE_HEIGHT) -> np.ndarray:
+    """What the reader makes of the number written down: uint8 (height, W) from vision.to_line
+    (see view)."""
+    return view(number, rng, photo, height)[1]
 
 
 def example(x, y, seed: int, epoch: int, index: int, photo_fraction: float = PHOTO_FRACTION,
@@ -315,15 +325,22 @@ def fixed_numbers(x, y, count: int, seed: int):
         yield compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
 
 
+def fixed_item(x, y, index: int, length: int, seed: int = TEST_SEED,
+               photo_fraction: float = PHOTO_FRACTION):
+    """Item `index` of a fixed set (its length from fixed_lengths): (the image, the line, the
+    Number), the image being what a component reader reads of the same number (see view)."""
+    number = compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
+    look = np.random.default_rng([seed, 0, index, 1])
+    image, line = view(number, look, photo=bool(look.random() < photo_fraction))
+    return image, line, number
+
+
 def fixed_set(x, y, count: int = TEST_COUNT, seed: int = TEST_SEED,
               photo_fraction: float = PHOTO_FRACTION):
     """A fixed evaluation set: (lines, labels, metadata), the same every time. The test set is
     fixed_set(x_test, y_test); validation numbers use x_val and VALIDATION_SEED."""
     def made(index_and_length):
-        index, length = index_and_length
-        number = compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
-        look = np.random.default_rng([seed, 0, index, 1])
-        line = render(number, look, photo=bool(look.random() < photo_fraction))
+        _, line, number = fixed_item(x, y, *index_and_length, seed, photo_fraction)
         return line, number.label, number.metadata()
 
     with ThreadPoolExecutor(os.cpu_count()) as pool:
