@@ -2,6 +2,8 @@
 
 The Python API: `read_digits(model, images)` for decoded single-digit photos, `read_number(model,
 image)` for a photo of a number, `read_files(model, paths, ...)` for files (what the CLI prints).
+A number is read whole by a sequence model (model=crnn: the photo's line of ink, digits.
+number_reader), or cut into connected components whose digits a single-digit model reads.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import cli, pipeline, vision
+from digits import cli, number_reader, pipeline, sequence, vision
 from digits.photos import IMAGE_SUFFIXES, decode
 
 MIN_CONFIDENCE = 0.6
@@ -39,6 +41,7 @@ class Reading:
     error: str | None = None
     number: str | None = None  # with --number: the digits read, left to right
     digits: list[dict] | None = None  # with --number: one reading per digit
+    reader: str | None = None  # with --number: "sequence" (whole line) or "components"
     probabilities: list[float] | None = None  # all ten (per digit in `digits` with --number)
     image: np.ndarray | None = field(default=None, repr=False)  # what the model saw (28x28)
     unreadable: bool = False  # the file itself failed (missing, corrupt...), not just blank
@@ -47,7 +50,7 @@ class Reading:
         result = {key: value for key, value in asdict(self).items()
                   if key not in ("image", "unreadable")}
         if not number:
-            del result["number"], result["digits"]
+            del result["number"], result["digits"], result["reader"]
         else:
             del result["probabilities"]
         return result
@@ -77,20 +80,52 @@ def describe(probabilities: np.ndarray, min_confidence: float) -> dict:
             "probabilities": [float(p) for p in probabilities]}
 
 
-def prepare(image: np.ndarray, path: str, number: bool) -> tuple[Reading, list[np.ndarray]]:
-    """A decoded photo -> (its Reading, still without an answer; the 28x28 digits to classify)."""
+def prepare(image: np.ndarray, path: str, number: bool,
+            line: bool = False) -> tuple[Reading, list[np.ndarray]]:
+    """A decoded photo -> (its Reading, still without an answer; the 28x28 digits to classify,
+    or with `line` the one line of ink a sequence model reads)."""
     try:
+        if line:
+            return Reading(path), [number_reader.line_of(image)]
         boxes = vision.number_to_mnist(image) if number else [vision.to_mnist(image)]
     except vision.NoDigitError as error:
         return Reading(path, error=str(error)), []
     return Reading(path), boxes
 
 
+def reads_lines(model: keras.Model, number: bool) -> bool:
+    """Whether photos are read as whole lines: numbers, by a sequence model."""
+    if sequence.is_sequence_model(model) and not number:
+        raise ValueError("this model reads whole numbers (a sequence model): read with --number "
+                         "(read_number)")
+    return number and sequence.is_sequence_model(model)
+
+
 def answer(model: keras.Model, prepared: list[tuple[Reading, list[np.ndarray]]], number: bool,
-           min_confidence: float) -> list[Reading]:
-    """Classify every prepared digit in one batch and fill in the readings."""
+           min_confidence: float | None) -> list[Reading]:
+    """Classify every prepared digit in one batch (or read every line) and fill in the readings.
+    `min_confidence` None: MIN_CONFIDENCE per digit, number_reader.UNSURE_BELOW per line."""
+    if reads_lines(model, number):
+        lines = number_reader.read(model, [boxes[0] for _, boxes in prepared if boxes])
+        return fill_in_lines(prepared, lines, number_reader.UNSURE_BELOW
+                             if min_confidence is None else min_confidence)
     probabilities = classify(model, [box for _, boxes in prepared for box in boxes])
-    return fill_in(prepared, probabilities, number, min_confidence)
+    return fill_in(prepared, probabilities, number,
+                   MIN_CONFIDENCE if min_confidence is None else min_confidence)
+
+
+def fill_in_lines(prepared: list[tuple[Reading, list[np.ndarray]]],
+                  lines: list[sequence.Reading], min_confidence: float) -> list[Reading]:
+    """The readings of whole lines, given the sequence model's reading of each prepared line."""
+    lines = iter(lines)
+    for reading, boxes in prepared:
+        if boxes:
+            line = next(lines)
+            reading.number, reading.confidence = line.number, line.confidence
+            reading.digits = number_reader.digit_details(line)
+            reading.low_confidence = number_reader.is_flagged(line, min_confidence)
+            reading.reader, reading.image = "sequence", boxes[0]
+    return [reading for reading, _ in prepared]
 
 
 def fill_in(prepared: list[tuple[Reading, list[np.ndarray]]], probabilities: np.ndarray,
@@ -107,7 +142,7 @@ def fill_in(prepared: list[tuple[Reading, list[np.ndarray]]], probabilities: np.
             reading.digits = details
             reading.confidence = float(np.prod([d["confidence"] for d in details]))
             reading.low_confidence = any(d["low_confidence"] for d in details)
-            reading.image = np.hstack(boxes)
+            reading.reader, reading.image = "components", np.hstack(boxes)
         else:
             for key, value in details[0].items():
                 setattr(reading, key, value)
@@ -116,7 +151,7 @@ def fill_in(prepared: list[tuple[Reading, list[np.ndarray]]], probabilities: np.
 
 
 def read_digits(model: keras.Model, images: list[np.ndarray], paths: list[str] | None = None,
-                min_confidence: float = MIN_CONFIDENCE) -> list[Reading]:
+                min_confidence: float | None = None) -> list[Reading]:
     """Decoded photos of one digit each -> one Reading each (a photo with no ink gets an error)."""
     paths = paths or [f"image {index}" for index in range(len(images))]
     with ThreadPoolExecutor() as pool:  # OpenCV releases the GIL: photos in parallel
@@ -125,9 +160,11 @@ def read_digits(model: keras.Model, images: list[np.ndarray], paths: list[str] |
 
 
 def read_number(model: keras.Model, image: np.ndarray, path: str = "image",
-                min_confidence: float = MIN_CONFIDENCE) -> Reading:
-    """A decoded photo of a number -> a Reading whose `number` is the digits, left to right."""
-    return answer(model, [prepare(image, path, True)], True, min_confidence)[0]
+                min_confidence: float | None = None) -> Reading:
+    """A decoded photo of a number -> a Reading whose `number` is the digits, left to right
+    (read whole by a sequence model, else digit by digit)."""
+    line = reads_lines(model, True)
+    return answer(model, [prepare(image, path, True, line)], True, min_confidence)[0]
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -144,20 +181,21 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     return paths
 
 
-def load_and_prepare(path: str, number: bool) -> tuple[Reading, list[np.ndarray]]:
+def load_and_prepare(path: str, number: bool,
+                     line: bool = False) -> tuple[Reading, list[np.ndarray]]:
     try:
-        return prepare(decode(Path(path)), path, number)
+        return prepare(decode(Path(path)), path, number, line)
     except (ValueError, cv2.error) as error:
         return Reading(path, error=str(error), unreadable=True), []
 
 
 def read_files(model: keras.Model, paths: list[str], number: bool = False,
-               min_confidence: float = MIN_CONFIDENCE, progress: bool = False) -> list[Reading]:
+               min_confidence: float | None = None, progress: bool = False) -> list[Reading]:
     """Image files -> one Reading each; a file that cannot be read gets its error, never raises."""
     bar = keras.utils.Progbar(len(paths), unit_name="photo") if progress else None
-    prepared = []
+    prepared, line = [], reads_lines(model, number)
     with ThreadPoolExecutor() as pool:
-        for item in pool.map(load_and_prepare, paths, [number] * len(paths)):
+        for item in pool.map(load_and_prepare, paths, [number] * len(paths), [line] * len(paths)):
             prepared.append(item)
             if bar:
                 bar.add(1)
@@ -172,8 +210,7 @@ def table(readings: list[Reading], number: bool) -> str:
         if r.error:
             lines.append(f"{r.path:<{width}}  {'-':>10}  {'-':>10}  error: {r.error}")
             continue
-        top3 = " ".join(f"{t['digit']}:{t['confidence']:.2f}" for t in r.top3) if r.top3 else \
-            " ".join(str(d["digit"]) for d in r.digits)
+        top3 = " ".join(f"{t['digit']}:{t['confidence']:.2f}" for t in r.top3 or r.digits)
         flag = "  (low confidence)" if r.low_confidence else ""
         lines.append(f"{r.path:<{width}}  {answer!s:>10}  {r.confidence:10.3f}  {top3}{flag}")
     return "\n".join(lines)
@@ -189,10 +226,12 @@ def write_outputs(readings: list[Reading], args: argparse.Namespace) -> None:
     if args.csv:
         with open(args.csv, "w", newline="") as file:
             writer = csv.writer(file)
-            writer.writerow(["path", "prediction", "confidence", "low_confidence", "error"])
+            writer.writerow(["path", "prediction", "confidence", "low_confidence", "error",
+                             "digit_confidences"])
             for r in readings:
                 writer.writerow([r.path, r.number if args.number else r.digit,
-                                 f"{r.confidence:.4f}", r.low_confidence, r.error or ""])
+                                 f"{r.confidence:.4f}", r.low_confidence, r.error or "",
+                                 " ".join(f"{d['confidence']:.4f}" for d in r.digits or [])])
     if args.plot:
         from digits import plots
         plots.save(plots.predictions(readings, args.number), Path(args.plot))
@@ -202,6 +241,7 @@ EXAMPLES = """\
   digits-predict --model RUN photo.jpg
   digits-predict --model RUN my_digits/ "scans/*.png" --json readings.json
   digits-predict --model RUN --number receipt.jpg --plot what_it_saw.png
+  digits-predict --model CRNN_RUN --number numbers/ --json numbers.json
   digits-predict --model model.keras photo.jpg --csv readings.csv --overwrite"""
 
 PROG = "digits-predict"
@@ -213,13 +253,17 @@ def build_parser() -> cli.Parser:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
     cli.add_model(parser)
     parser.add_argument("--number", action="store_true",
-                        help="each photo holds a number: read all its digits, left to right")
+                        help="each photo holds a number: read all its digits, left to right "
+                        "(whole, with a sequence model; else digit by digit); without --model, "
+                        "the shipped number reader")
     parser.add_argument("--json", metavar="FILE", help="write the readings as JSON to this file")
     parser.add_argument("--csv", metavar="FILE", help="write the readings as CSV to this file")
     parser.add_argument("--plot", metavar="FILE",
                         help="write a figure: each photo, what the model saw, the answer")
-    parser.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE, metavar="P",
-                        help=f"mark answers below this confidence (default {MIN_CONFIDENCE})")
+    parser.add_argument("--min-confidence", type=float, metavar="P",
+                        help=f"mark answers below this confidence (default {MIN_CONFIDENCE} per "
+                        "digit; a sequence model's whole number: unsure_below from the "
+                        f"metrics.json beside it, else {number_reader.UNSURE_BELOW})")
     cli.add_overwrite(parser)
     return parser
 
@@ -228,9 +272,17 @@ def command(args: argparse.Namespace) -> int:
     for option in OUTPUT_OPTIONS:  # before any work: a refused output costs nothing
         if getattr(args, option):
             cli.refuse_existing(Path(getattr(args, option)), args.overwrite, f"--{option}")
-    model = cli.load_model(PROG, args)
+    kind = "number" if args.number else "digit"
+    model = cli.load_model(PROG, args, kind)
+    min_confidence = args.min_confidence
+    if sequence.is_sequence_model(model):
+        if not args.number:
+            raise cli.CommandError("this model reads whole numbers (a sequence model): add "
+                                   "--number, or give a single-digit model")
+        if min_confidence is None:
+            min_confidence = number_reader.unsure_below(cli.model_path(PROG, args, kind))
     paths = expand_inputs(args.inputs)
-    readings = read_files(model, paths, args.number, args.min_confidence,
+    readings = read_files(model, paths, args.number, min_confidence,
                           progress=len(paths) > 20 and sys.stderr.isatty())
     print(table(readings, args.number))
     write_outputs(readings, args)

@@ -37,3 +37,19 @@ def live_server():
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_crnn(tmp_path_factory):
+    """A small untrained sequence model (model=crnn, seeded), saved as model.keras in a folder of
+    its own: it reads nonsense, so tests of the tools that read whole numbers assert on plumbing
+    (what the model's own output decodes to). Copy it before writing beside it."""
+    import keras
+
+    from digits import sequence
+    from digits.config import CrnnConfig
+
+    keras.utils.set_random_seed(0)
+    folder = tmp_path_factory.mktemp("crnn")
+    sequence.save(sequence.crnn(CrnnConfig(filters=[8, 16, 16], units=16)), folder / "model.keras")
+    return folder / "model.keras"

@@ -1,0 +1,67 @@
+"""Whole numbers read by a sequence model (issue 14): the photo's line of ink, the model's reading,
+and the whole-number confidence under which a reading is flagged rather than trusted.
+
+digits-predict --number, digits-evaluate and the web server use this for a sequence model (one
+(T, 11) distribution per line: sequence.is_sequence_model); a single-digit model keeps reading
+numbers by cutting the ink into connected components (vision.number_to_mnist).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from digits import modelio, sequence, vision
+
+# The whole-number confidence under which a reading is flagged when the model's metrics.json
+# holds no `unsure_below` calibrated on validation numbers.
+UNSURE_BELOW = 0.5
+METRICS_FILE = "metrics.json"
+PAD_MULTIPLE = 32  # numbers_data.pad_lines' default: lines are padded to a multiple of this
+
+
+def unsure_below(model_path: str | Path) -> float:
+    """The flagging threshold of the model at `model_path`: `unsure_below` from the metrics.json
+    beside it (its run folder, or the shipped model's folder), else UNSURE_BELOW."""
+    try:
+        metrics = json.loads((modelio.resolve(model_path).parent / METRICS_FILE).read_text())
+    except (OSError, ValueError, modelio.ModelLoadError):
+        return UNSURE_BELOW
+    value = metrics.get("unsure_below") if isinstance(metrics, dict) else None
+    return float(value) if isinstance(value, (int, float)) and 0 <= value <= 1 else UNSURE_BELOW
+
+
+def line_of(image: np.ndarray) -> np.ndarray:
+    """A decoded photo of a number -> the uint8 (32, W) line the model reads (vision.to_line).
+    Raises vision.NoDigitError for a photo without ink."""
+    return vision.to_line(image)
+
+
+def read(model: keras.Model, lines: list[np.ndarray]) -> list[sequence.Reading]:
+    """One Reading per line, in order (sequence.read_lines). Lines are read in groups of one
+    padded width (numbers_data.pad_lines rounds up to PAD_MULTIPLE): black padded on the right
+    changes a bidirectional model's output a little, so a line's reading must not depend on the
+    other lines read with it."""
+    groups: dict[int, list[int]] = {}
+    for index, line in enumerate(lines):
+        groups.setdefault(-(-line.shape[1] // PAD_MULTIPLE), []).append(index)
+    readings: list[sequence.Reading | None] = [None] * len(lines)
+    for indices in groups.values():
+        for index, reading in zip(indices, sequence.read_lines(model, [lines[i] for i in indices])):
+            readings[index] = reading
+    return readings
+
+
+def is_flagged(reading: sequence.Reading, threshold: float) -> bool:
+    """Too unsure to trust: the whole number's confidence is under `threshold`, or no digit was
+    read at all from ink that was found."""
+    return not reading.number or reading.confidence < threshold
+
+
+def digit_details(reading: sequence.Reading) -> list[dict]:
+    """One {"digit", "confidence"} per digit read, left to right."""
+    return [{"digit": int(char), "confidence": float(confidence)}
+            for char, confidence in zip(reading.number, reading.digit_confidences)]
