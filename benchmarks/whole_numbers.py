@@ -1,9 +1,10 @@
 """Whole numbers (issue 14): the component reader and the sequence reader side by side.
 
     python benchmarks/whole_numbers.py --model SEQ_MODEL --digit-model DIGIT_MODEL
-        [--count 5000] [--hands-photos 50] [--unsure-below 0.5] [--repeats 50]
+        [--count 5000] [--hands-photos 50] [--unsure-below P] [--repeats 50]
 
-SEQ_MODEL is a sequence model (output (T, 11)): it reads the photo's line (vision.to_line).
+SEQ_MODEL is a sequence model (output (T, 11)): it reads the photo's line as digits-predict
+--number does (digits.number_reader).
 DIGIT_MODEL is a single-digit model: the component reader cuts the photo's ink into connected
 components and reads each (digits-predict --number with a single-digit model). Either may be left
 out. Prints exact-number accuracy and character error rate (CER) of each reader, overall, by
@@ -15,8 +16,9 @@ length (1-8) and by spacing (overlapping / touching / tight / wide / single), on
 - digits-handwriting numbers of the unseen hands 12-19: --hands-photos per hand, seed 1000, as
   `digits-handwriting OUT --numbers N --hand H --seed 1000` writes them;
 with, under each table, the share of readings flagged unsure (nothing read, or the whole-number
-confidence under --unsure-below; the component reader's is the product of its digits') and how
-often the readings not flagged are exact. Last, ms per photo for a 6-digit number (the shared
+confidence under --unsure-below, by default SEQ_MODEL's calibrated unsure_below or 0.5; the
+component reader's confidence is the product of its digits') and how often the readings not
+flagged are exact. Last, ms per photo for a 6-digit number (the shared
 photo of 552753, its paper extended to 4:3) in a 640x480 JPEG, warm, decode included; the
 median of --repeats calls, after 5 to warm up.
 """
@@ -34,13 +36,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import data, hand_numbers, hands, modelio, numbers_data, predict, sequence, vision
+from digits import (data, hand_numbers, hands, modelio, number_reader, numbers_data, predict,
+                    sequence, vision)
 from digits.config import DataConfig
 from digits.photos import decode
 
 SHARED = Path(__file__).resolve().parent.parent / "tests" / "data" / "numbers"
 SPEED_PHOTO = "number_003.jpg"  # 552753: six digits
-UNSURE_BELOW = 0.5
 CHUNK = 256  # fixed-set numbers rendered and read at a time (their photos are large)
 GROUPS = ("all", *(f"length {n}" for n in range(1, numbers_data.MAX_DIGITS + 1)),
           *numbers_data.SPACINGS, numbers_data.SINGLE)
@@ -66,15 +68,14 @@ def read_component(model, images: list[np.ndarray]) -> list[tuple[str, float]]:
 
 def line_or_none(image: np.ndarray) -> np.ndarray | None:
     try:
-        return vision.to_line(image)
+        return number_reader.line_of(image)
     except vision.NoDigitError:
         return None
 
 
 def read_sequence(model, lines: list[np.ndarray | None]) -> list[tuple[str, float]]:
     """(number, whole-number confidence) per line; ("", 0) where the photo gave no line."""
-    present = [line for line in lines if line is not None]
-    readings = iter(sequence.read_lines(model, present) if present else [])
+    readings = iter(number_reader.read(model, [line for line in lines if line is not None]))
     out = []
     for line in lines:
         reading = None if line is None else next(readings)
@@ -150,7 +151,8 @@ def table(items: list[Item], readings: dict) -> list[str]:
 def flagging(items: list[Item], readings: dict, threshold: float) -> list[str]:
     lines = []
     for name, read in readings.items():
-        flagged = [not number or confidence < threshold for number, confidence in read]
+        flagged = [number_reader.is_flagged(sequence.Reading(number, (), confidence), threshold)
+                   for number, confidence in read]
         kept = [i for i, flag in enumerate(flagged) if not flag]
         exact = sum(read[i][0] == items[i].label for i in kept)
         lines.append(f"{name}: flagged unsure {sum(flagged) / len(read):.4f} "
@@ -174,7 +176,8 @@ def speed(readers: dict, repeats: int, folder: Path) -> list[str]:
     path = folder / "six_digits.jpg"
     six_digit_jpeg(path)
     calls = {"component": lambda: read_component(readers["component"], [decode(path)]),
-             "sequence": lambda: read_sequence(readers["sequence"], [vision.to_line(decode(path))])}
+             "sequence": lambda: read_sequence(readers["sequence"],
+                                               [number_reader.line_of(decode(path))])}
     lines = []
     for name in readers:
         for _ in range(5):  # warm up: the first calls trace and allocate
@@ -213,13 +216,17 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"the fixed set's first COUNT numbers ({numbers_data.TEST_COUNT})")
     parser.add_argument("--hands-photos", type=int, default=50, metavar="N",
                         help="numbers per unseen hand 12-19 (50; 0 leaves them out)")
-    parser.add_argument("--unsure-below", type=float, default=UNSURE_BELOW, metavar="P",
-                        help=f"flag a reading whose confidence is under P ({UNSURE_BELOW})")
+    parser.add_argument("--unsure-below", type=float, metavar="P",
+                        help="flag a reading whose confidence is under P (SEQ_MODEL's "
+                        f"unsure_below, else {number_reader.UNSURE_BELOW})")
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per reader (50)")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= numbers_data.TEST_COUNT:
         parser.error(f"--count must be 1 .. {numbers_data.TEST_COUNT}")
     readers = load_readers(args)
+    if args.unsure_below is None:
+        args.unsure_below = (number_reader.unsure_below(args.model) if args.model
+                             else number_reader.UNSURE_BELOW)
     print("readers: " + ", ".join(f"{name} {path}" for name, path in
                                    (("component", args.digit_model), ("sequence", args.model))
                                    if path))

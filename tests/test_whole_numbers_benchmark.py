@@ -1,5 +1,5 @@
-"""benchmarks/whole_numbers.py: the figures it prints are the readers' own, recomputed here one
-photo at a time (the component reader through predict.read_number, photos of unseen hands as
+"""benchmarks/whole_numbers.py: the figures it prints are the readers' own, recomputed here (the
+component reader photo by photo through predict.read_number, photos of unseen hands as
 digits-handwriting writes them)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from helpers import DATA, SMALL_CNN
 
-from digits import data, hand_numbers, hands, modelio, numbers_data, predict, sequence, vision
+from digits import (data, hand_numbers, hands, modelio, number_reader, numbers_data, predict,
+                    sequence, vision)
 from digits.config import DataConfig
 from digits.photos import decode
 
@@ -64,6 +65,8 @@ def flag_line(name, numbers, confidences, labels, threshold=0.5) -> str:
 
 
 def read_one_by_one(digit_model, seq_model, images):
+    """The component reader photo by photo; the sequence reader all lines at once (it reads each
+    line in a group of its own padded width, so the others never change its reading)."""
     component = [predict.read_number(digit_model, image) for image in images]
     lines = []
     for image in images:
@@ -71,9 +74,8 @@ def read_one_by_one(digit_model, seq_model, images):
             lines.append(vision.to_line(image))
         except vision.NoDigitError:
             lines.append(None)
-    readings = iter(sequence.read_lines(seq_model, [line for line in lines if line is not None]))
-    sequential = [next(readings) if line is not None else None for line in lines]
-    return component, sequential
+    readings = iter(number_reader.read(seq_model, [line for line in lines if line is not None]))
+    return component, [None if line is None else next(readings) for line in lines]
 
 
 def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
@@ -96,7 +98,7 @@ def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
             for i in range(COUNT)]
     labels = [number.label for _, _, number in made]
     component = [predict.read_number(digit_model, image) for image, _, _ in made]
-    sequential = sequence.read_lines(seq_model, [line for _, line, _ in made])
+    sequential = number_reader.read(seq_model, [line for _, line, _ in made])
     assert rows(found[titles[0]]) == expected_rows(
         labels, [number.spacing for _, _, number in made],
         [r.number or "" for r in component], [r.number for r in sequential])
