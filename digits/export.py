@@ -74,7 +74,7 @@ def agreement(expected: np.ndarray, got: np.ndarray) -> float:
 
 
 def default_output(model_path: Path, fmt: str, int8: bool) -> Path:
-    folder = modelio.resolve(model_path).parent
+    folder = modelio.output_folder(model_path)  # ./digit_reader/ for the shipped model
     if fmt == "tflite":
         return folder / ("model_int8.tflite" if int8 else "model.tflite")
     return folder / "saved_model"

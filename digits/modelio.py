@@ -7,6 +7,7 @@ for the user, never a traceback.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import keras
@@ -17,6 +18,10 @@ import digits.losses  # noqa: F401
 
 MODEL_FILE = "model.keras"
 ENSEMBLE_PREFIX = "ensemble"  # digits-ensemble names its models so
+# Models shipped in the package: digits/resources/models/NAME/ (model.keras, metrics.json,
+# COMMAND.md), declared as package data in pyproject.toml; docs/shipped_models.md.
+SHIPPED_ROOT = Path("resources") / "models"
+SHIPPED_MODELS = {"digit": "digit_reader", "number": "number_reader"}
 
 
 def is_ensemble(model: keras.Model) -> bool:
@@ -24,11 +29,34 @@ def is_ensemble(model: keras.Model) -> bool:
     return model.name.startswith(ENSEMBLE_PREFIX)
 
 
+def shipped_folder(kind: str = "digit") -> Path:
+    """The package's folder for the shipped model of `kind` (it may hold no model yet)."""
+    if kind not in SHIPPED_MODELS:
+        raise ValueError(f"no shipped model kind {kind!r}: choose from {sorted(SHIPPED_MODELS)}")
+    # A wheel installs digits as plain files, so the package's resources are real paths.
+    return Path(str(resources.files("digits"))) / SHIPPED_ROOT / SHIPPED_MODELS[kind]
+
+
 def default_model_path(kind: str = "digit") -> Path | None:
     """The model a command uses when given no --model: the one shipped in digits/resources/ for
     `kind` ("digit": single digits; "number": whole numbers, digits-predict --number), or None
     while digits ships none (then --model is required)."""
-    return None
+    file = shipped_folder(kind) / MODEL_FILE
+    return file if file.is_file() else None
+
+
+def is_shipped(path: str | Path) -> bool:
+    """Whether `path` is a model shipped inside the package (never a place to write into)."""
+    root = shipped_folder().parent.resolve()
+    return root in Path(path).expanduser().resolve().parents
+
+
+def output_folder(path: str | Path) -> Path:
+    """Where a command writes what it learns about the model at `path`: its own folder, or for
+    a shipped model (inside the installed package, shared by every user) ./NAME in the current
+    directory (NAME: digit_reader or number_reader)."""
+    folder = resolve(path).parent
+    return Path.cwd() / folder.name if is_shipped(folder) else folder
 
 
 class ModelLoadError(RuntimeError):

@@ -236,8 +236,9 @@ OUTPUT_FILES = ("robustness.json", "accuracy.png", "examples_raw.png", "examples
 
 
 def output_folder(model_path: str | Path, split: str) -> Path:
-    """RUN/evaluations/robustness/SPLIT: beside the model, apart from its other evaluations."""
-    return modelio.resolve(model_path).parent / "evaluations" / "robustness" / split
+    """RUN/evaluations/robustness/SPLIT: beside the model (./digit_reader/... for the shipped
+    one: modelio.output_folder), apart from its other evaluations."""
+    return modelio.output_folder(model_path) / "evaluations" / "robustness" / split
 
 
 def bar_chart(result: dict):
