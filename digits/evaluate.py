@@ -6,6 +6,8 @@ reliability diagram). On the run's own test split they go to RUN_DIR/evaluation.
 RUN_DIR/plots and RUN_DIR/tensorboard/evaluation; with --data PATH to
 RUN_DIR/evaluations/NAME/ (NAME: the data's file or folder name), never over the run's own.
 With --robustness: the robustness suite (docs/robustness.md) in RUN_DIR/evaluations/robustness/.
+A sequence model (model=crnn) is measured on the fixed synthetic test numbers instead
+(digits/evaluate_numbers.py): exact-number accuracy and CER by length and spacing, misread numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from digits import atomic, cli, data, modelio, pipeline, plots
+from digits import atomic, cli, data, evaluate_numbers, modelio, pipeline, plots, sequence
 from digits.config import DataConfig, data_config
 
 CALIBRATION_BINS = 15
@@ -136,9 +138,10 @@ def output_folder(run_dir: Path, data_path: str | None) -> Path:
     return run_dir / "evaluations" / name
 
 
-def run(model_path: Path, data_path: str | None = None) -> tuple[dict, Path]:
+def run(model_path: Path, data_path: str | None = None,
+        model: keras.Model | None = None) -> tuple[dict, Path]:
     """Evaluate, write evaluation.json and the figures; return (the result, where it went)."""
-    model = modelio.load(model_path)
+    model = model or modelio.load(model_path)
     run_dir = modelio.resolve(model_path).parent
     images, labels = test_split(run_dir, data_path)
     result = evaluate(model, images, labels)
@@ -159,7 +162,9 @@ EXAMPLES = """\
   digits-evaluate --model RUN --data my_digits/
       every photo in my_digits/0 .. my_digits/9: RUN/evaluations/my_digits/
   digits-evaluate --model RUN --robustness [--split test]
-      the robustness suite (docs/robustness.md): RUN/evaluations/robustness/validation/"""
+      the robustness suite (docs/robustness.md): RUN/evaluations/robustness/validation/
+  digits-evaluate --model CRNN_RUN
+      a sequence model, on the fixed synthetic numbers: RUN/evaluation.json, plots/errors.png"""
 
 
 PROG = "digits-evaluate"
@@ -212,8 +217,33 @@ def robustness_command(model_path: Path, args) -> int:
     return cli.OK
 
 
+def numbers_command(model_path: Path, model: keras.Model, args) -> int:
+    """A sequence model: the fixed synthetic test numbers (digits.evaluate_numbers)."""
+    if args.robustness or args.split:
+        raise cli.CommandError("--robustness measures single-digit models; this model reads "
+                               "whole numbers (a sequence model)")
+    if args.data is not None:
+        raise cli.CommandError("a sequence model is measured on the fixed synthetic test numbers "
+                               "only: leave out --data")
+    folder = modelio.output_folder(model_path)
+    cli.refuse_outside_run_folder(folder, evaluate_numbers.FILES, args.overwrite)
+    try:
+        result, out_dir = evaluate_numbers.run(model_path, model)
+    except data.DataError as error:
+        raise cli.CommandError(str(error), cli.FAILED) from None
+    print(evaluate_numbers.report(result))
+    print(f"\nWrote {' and '.join(evaluate_numbers.FILES)} in {out_dir}")
+    return cli.OK
+
+
 def command(args) -> int:
     model_path = cli.model_path(PROG, args)
+    try:
+        model = modelio.load(model_path)
+    except modelio.ModelLoadError as error:
+        raise cli.CommandError(str(error), cli.USAGE) from None
+    if sequence.is_sequence_model(model):
+        return numbers_command(model_path, model, args)
     if args.robustness or args.split:
         return robustness_command(model_path, args)
     try:
@@ -221,7 +251,7 @@ def command(args) -> int:
         out_dir = output_folder(folder, args.data).relative_to(folder)
         cli.refuse_outside_run_folder(folder, [str(out_dir / name) for name in FILES],
                                       args.overwrite)
-        result, out_dir = run(model_path, args.data)
+        result, out_dir = run(model_path, args.data, model)
     except modelio.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
     except data.DataError as error:

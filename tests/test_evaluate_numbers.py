@@ -1,0 +1,99 @@
+"""digits-evaluate with a sequence model (issue 14): the fixed synthetic test numbers, by length
+and spacing, the share flagged unsure, and a gallery of misread numbers."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from digits import cli, data, evaluate, evaluate_numbers, modelio, number_reader, numbers_data
+from digits.config import DataConfig
+from digits.sequence import Reading
+
+TEST_COUNT = 24  # three numbers of each length
+
+
+@pytest.fixture
+def crnn_run(tiny_crnn, tmp_path):
+    """A run folder holding the tiny sequence model, its config asking for a small test set."""
+    folder = tmp_path / "run"
+    (folder / ".hydra").mkdir(parents=True)
+    shutil.copy(tiny_crnn, folder / "model.keras")
+    (folder / ".hydra" / "config.yaml").write_text(f"seed: 0\ndata:\n  test_count: {TEST_COUNT}\n")
+    (folder / "metrics.json").write_text(json.dumps({"unsure_below": 0.0}))
+    return folder
+
+
+def test_summary_on_known_readings():
+    labels = ["12", "345", "7", "90"]
+    metadata = [{"length": 2, "spacing": "touching"}, {"length": 3, "spacing": "wide"},
+                {"length": 1, "spacing": "single"}, {"length": 2, "spacing": "wide"}]
+    readings = [Reading("12", (0.9, 0.9), 0.9), Reading("35", (0.9, 0.9), 0.95),
+                Reading("7", (0.4,), 0.4), Reading("", (), 0.99)]
+    result = evaluate_numbers.summarise(readings, labels, metadata, unsure_below=0.5)
+    assert result["test_exact_accuracy"] == 0.5 and result["errors"] == 2
+    assert result["test_cer"] == pytest.approx((0 + 1 + 0 + 2) / 8)
+    assert result["flagged"] == 0.5  # "7" under 0.5, and the empty reading
+    assert result["unflagged_exact_accuracy"] == 0.5  # "12" right, "35" wrong
+    assert list(result["by_length"]) == ["1", "2", "3"]
+    assert result["by_length"]["2"] == {"numbers": 2, "exact_accuracy": 0.5, "cer": 0.5}
+    assert list(result["by_spacing"]) == ["touching", "wide", "single"]
+    assert result["by_spacing"]["wide"] == {"numbers": 2, "exact_accuracy": 0.0, "cer": 0.6}
+
+
+def test_cli_measures_the_runs_fixed_test_numbers(crnn_run, capsys):
+    assert evaluate.main(["--model", str(crnn_run)]) == cli.OK
+    saved = json.loads((crnn_run / "evaluation.json").read_text())
+    x, y = numbers_data.split_arrays(data.load(DataConfig(), seed=0), "test")
+    lines, labels, metadata = numbers_data.fixed_set(x, y, TEST_COUNT)
+    readings = number_reader.read(modelio.load(crnn_run), lines)
+    predicted = [r.number for r in readings]
+    assert saved["numbers"] == TEST_COUNT
+    assert saved["errors"] == sum(p != t for p, t in zip(predicted, labels))
+    assert saved["test_cer"] == pytest.approx(
+        sum(evaluate_numbers.sequence.edit_distance(p, t) for p, t in zip(predicted, labels))
+        / sum(map(len, labels)))
+    assert {k: g["numbers"] for k, g in saved["by_length"].items()} == {
+        str(n): 3 for n in range(1, 9)}
+    assert sorted(saved["by_spacing"]) == sorted({m["spacing"] for m in metadata})
+    assert saved["unsure_below"] == 0.0  # from the run's metrics.json
+    assert saved["flagged"] == pytest.approx(np.mean([not p for p in predicted]))
+    printed = capsys.readouterr().out
+    assert f"test exact accuracy {saved['test_exact_accuracy']:.4f}" in printed
+    assert "Wrote evaluation.json and plots/errors.png" in printed
+    assert (crnn_run / "plots" / "errors.png").stat().st_size > 5000
+    assert not list(crnn_run.rglob(".partial-*"))
+
+
+def test_error_gallery_shows_the_surest_misreadings_first():
+    lines = [np.zeros((32, 40 + 8 * i), np.uint8) for i in range(4)]
+    readings = [Reading("1", (0.9,), 0.3), Reading("2", (0.9,), 0.9), Reading("3", (0.9,), 0.6),
+                Reading("4", (0.9,), 0.99)]
+    figure = evaluate_numbers.error_gallery(lines, ["1", "5", "6", "4"], readings, size=2)
+    titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
+    assert titles == ["true 5 → 2  (90%)", "true 6 → 3  (60%)"]
+    assert figure.axes[0].images[0].get_array().shape == (32, 48)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--robustness"], "--robustness measures single-digit models; this model reads whole "
+                       "numbers (a sequence model)"),
+    (["--split", "test"], "--robustness measures single-digit models"),
+    (["--data", "other.npz"], "a sequence model is measured on the fixed synthetic test numbers "
+                              "only: leave out --data"),
+])
+def test_cli_refuses_what_a_sequence_model_cannot_be_measured_on(crnn_run, arguments, message,
+                                                                  capsys):
+    assert evaluate.main(["--model", str(crnn_run), *arguments]) == cli.USAGE
+    error = capsys.readouterr().err
+    assert error.startswith(f"digits-evaluate: {message}") and len(error.splitlines()) == 1
+    assert not (crnn_run / "evaluation.json").exists()
+
+
+def test_beside_a_loose_model_existing_results_need_overwrite(tiny_crnn, tmp_path, capsys):
+    shutil.copy(tiny_crnn, tmp_path / "reader.keras")
+    (tmp_path / "evaluation.json").write_text("mine")
+    assert evaluate.main(["--model", str(tmp_path / "reader.keras")]) == cli.USAGE
+    assert "add --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "evaluation.json").read_text() == "mine"
