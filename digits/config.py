@@ -75,8 +75,31 @@ class HandwritingDataConfig(DataConfig):
               self.corrupted_fraction, "in [0, 1]")
 
 
+@dataclass
+class NumbersDataConfig(DataConfig):
+    """data=numbers: whole numbers composed from MNIST digits on the fly (digits/numbers_data.py),
+    each split's numbers from that split's digits only; for model=crnn."""
+    source: str = "numbers"
+    val_size: int = 5_000  # MNIST training digits kept aside to compose validation numbers from
+    min_digits: int = 1
+    max_digits: int = 8
+    photo_fraction: float = 0.5  # of training numbers photographed; the rest are seen clean
+    steps_per_epoch: int = 500  # batches per epoch: each epoch draws new numbers (seed, epoch)
+    validation_count: int = 1_000  # fixed validation numbers, measured after every epoch
+    test_count: int = 5_000  # the fixed test set (numbers_data.fixed_set), measured at the end
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(1 <= self.min_digits <= self.max_digits <= 8, "data.min_digits, data.max_digits",
+              (self.min_digits, self.max_digits), "1 <= min_digits <= max_digits <= 8")
+        check(0 <= self.photo_fraction <= 1, "data.photo_fraction", self.photo_fraction,
+              "in [0, 1]")
+        for key in ("steps_per_epoch", "validation_count", "test_count"):
+            check(getattr(self, key) >= 1, f"data.{key}", getattr(self, key), ">= 1")
+
+
 DATA_SCHEMAS = {"npz": DataConfig, "folder": FolderDataConfig,
-                "handwriting": HandwritingDataConfig}
+                "handwriting": HandwritingDataConfig, "numbers": NumbersDataConfig}
 
 
 def data_config(values: dict) -> DataConfig | FolderDataConfig:
@@ -192,6 +215,27 @@ class ResnetConfig:
         check_dropout(self.name, self.dropout)
 
 
+@dataclass
+class CrnnConfig:
+    """model=crnn (digits/sequence.py): reads a whole number from a line of ink, with CTC."""
+    name: str = "crnn"
+    height: int = 32  # the line height vision.to_line gives
+    # One conv block each: the first two halve both sides (4 columns per step), the rest the height
+    filters: List[int] = field(default_factory=lambda: [32, 64, 128])
+    head: str = "gru"  # gru or lstm (bidirectional), or conv (1-D convolutions)
+    units: int = 96
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        check(2 <= len(self.filters) <= 4 and min(self.filters) >= 1, "model.filters",
+              self.filters, "2 to 4 sizes >= 1 (the first two blocks set 4 columns per step)")
+        check(self.height >= 1 and self.height % 2 ** len(self.filters) == 0, "model.height",
+              self.height, f"a multiple of {2 ** len(self.filters)} (each block halves it)")
+        check(self.head in ("gru", "lstm", "conv"), "model.head", self.head, "gru, lstm or conv")
+        check(self.units >= 1, "model.units", self.units, ">= 1")
+        check_dropout(self.name, self.dropout)
+
+
 # --- trainer -----------------------------------------------------------------------------------
 class Optimizer(str, Enum):
     adam = "adam"
@@ -205,6 +249,11 @@ class Schedule(str, Enum):
     plateau = "plateau"  # ReduceLROnPlateau on the early-stopping monitor
 
 
+# What each task logs after an epoch (a whole-number run has no per-digit accuracy)
+DIGIT_MONITORS = ("val_loss", "val_accuracy")
+NUMBER_MONITORS = ("val_loss", "val_exact_accuracy", "val_cer")
+
+
 @dataclass
 class EarlyStoppingConfig:
     enabled: bool = True
@@ -213,8 +262,9 @@ class EarlyStoppingConfig:
     restore_best_weights: bool = True
 
     def __post_init__(self) -> None:
-        check(self.monitor in ("val_loss", "val_accuracy"), "trainer.early_stopping.monitor",
-              self.monitor, "one of val_loss, val_accuracy")
+        monitors = dict.fromkeys(DIGIT_MONITORS + NUMBER_MONITORS)
+        check(self.monitor in monitors, "trainer.early_stopping.monitor", self.monitor,
+              "one of " + ", ".join(monitors))
         check(self.patience >= 0, "trainer.early_stopping.patience", self.patience, ">= 0")
 
 
@@ -284,20 +334,49 @@ class TrainConfig:
     trainer: TrainerConfig = MISSING
     seed: int = 42
     resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
-    optimized_metric: str = "best_val_accuracy"  # what a run returns to a sweeper (Optuna)
+    # What a run returns to a sweeper (Optuna); null: best_val_accuracy, or for whole numbers
+    # best_val_exact_accuracy
+    optimized_metric: Optional[str] = None
 
     def __post_init__(self) -> None:
-        check(self.optimized_metric in OPTIMIZABLE_METRICS, "optimized_metric",
-              self.optimized_metric, "one of " + ", ".join(OPTIMIZABLE_METRICS))
+        numbers = check_task(self.data, self.model)
+        metrics = NUMBER_METRICS if numbers else DIGIT_METRICS
+        if self.optimized_metric is None:
+            self.optimized_metric = metrics[0]
+        check(self.optimized_metric in metrics, "optimized_metric", self.optimized_metric,
+              "one of " + ", ".join(metrics) + (" (data=numbers)" if numbers else ""))
+        monitors = NUMBER_MONITORS if numbers else DIGIT_MONITORS
+        monitor = self.trainer.early_stopping.monitor
+        check(monitor in monitors, "trainer.early_stopping.monitor", monitor,
+              "one of " + ", ".join(monitors) + (" (data=numbers)" if numbers else ""))
+
+
+def check_task(data: Any, model: Any) -> bool:
+    """Whether the run reads whole numbers; a digit model with number data, or the reverse, is
+    refused (before any data loads)."""
+    numbers, sequence = isinstance(data, NumbersDataConfig), isinstance(model, CrnnConfig)
+    digit_models = ", ".join(name for name in MODEL_SCHEMAS if name not in SEQUENCE_MODELS)
+    digit_data = ", ".join(name for name in DATA_OPTIONS if name != "numbers")
+    if numbers != sequence:
+        chosen = (f"model={model.name} with data=numbers" if numbers
+                  else f"model={model.name} with digit data")
+        raise ConfigError(f"{chosen} is invalid: whole numbers (data=numbers) need "
+                          f"model={' or '.join(SEQUENCE_MODELS)}; single digits (data={digit_data})"
+                          f" need a digit model ({digit_models})")
+    return numbers
 
 
 # Keys of metrics.json a sweeper may optimise: validation only (higher is better); choosing on
-# the test set would make its figures optimistic.
-OPTIMIZABLE_METRICS = ("best_val_accuracy", "val_accuracy")
+# the test set would make its figures optimistic. The first is the default.
+DIGIT_METRICS = ("best_val_accuracy", "val_accuracy")
+NUMBER_METRICS = ("best_val_exact_accuracy", "val_exact_accuracy")
+OPTIMIZABLE_METRICS = DIGIT_METRICS + NUMBER_METRICS
+SEQUENCE_MODELS = ("crnn",)
+DATA_OPTIONS = ("mnist", "npz", "folder", "handwriting", "numbers")  # conf/data
 
 
 MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig, "cnn_gap": CnnGapConfig,
-                 "resnet": ResnetConfig}
+                 "resnet": ResnetConfig, "crnn": CrnnConfig}
 
 # Group options renamed in digits 0.1: the old name is a thin alias in conf/ for one release.
 RENAMED_OPTIONS = {

@@ -260,7 +260,14 @@ def view(number: Number, rng: np.random.Generator, photo: bool,
         except vision.NoDigitError:
             pass
     image = clean_view(number.line, rng)
-    return image, vision.to_line(image, height)
+    try:
+        return image, vision.to_line(image, height)
+    except vision.NoDigitError:  # thin ink on under 1 % of the page reads as blank paper
+        rows, cols = np.nonzero(image < 255)
+        margin = max(4, (rows.max() - rows.min()) // 4)
+        image = image[max(0, rows.min() - margin):rows.max() + margin + 1,
+                      max(0, cols.min() - margin):cols.max() + margin + 1]
+        return image, vision.to_line(image, height)
 
 
 def render(number: Number, rng: np.random.Generator, photo: bool,

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import cli, number_reader, pipeline, sequence, vision
+from digits import calibration, cli, number_reader, pipeline, sequence, vision
 from digits.photos import IMAGE_SUFFIXES, decode
 
 MIN_CONFIDENCE = 0.6
@@ -45,6 +45,7 @@ class Reading:
     probabilities: list[float] | None = None  # all ten (per digit in `digits` with --number)
     image: np.ndarray | None = field(default=None, repr=False)  # what the model saw (28x28)
     unreadable: bool = False  # the file itself failed (missing, corrupt...), not just blank
+    warning: str | None = None  # without --number: the photo seems to hold several digits
 
     def to_json(self, number: bool) -> dict:
         result = {key: value for key, value in asdict(self).items()
@@ -52,7 +53,7 @@ class Reading:
         if not number:
             del result["number"], result["digits"], result["reader"]
         else:
-            del result["probabilities"]
+            del result["probabilities"], result["warning"]
         return result
 
 
@@ -87,10 +88,13 @@ def prepare(image: np.ndarray, path: str, number: bool,
     try:
         if line:
             return Reading(path), [number_reader.line_of(image)]
-        boxes = vision.number_to_mnist(image) if number else [vision.to_mnist(image)]
+        if number:
+            return Reading(path), vision.number_to_mnist(image)
+        box, count = vision.to_mnist_counting(image)
     except vision.NoDigitError as error:
         return Reading(path, error=str(error)), []
-    return Reading(path), boxes
+    warning = f"looks like {count} digits: try --number" if count > 1 else None
+    return Reading(path, warning=warning), [box]
 
 
 def reads_lines(model: keras.Model, number: bool) -> bool:
@@ -211,7 +215,8 @@ def table(readings: list[Reading], number: bool) -> str:
             lines.append(f"{r.path:<{width}}  {'-':>10}  {'-':>10}  error: {r.error}")
             continue
         top3 = " ".join(f"{t['digit']}:{t['confidence']:.2f}" for t in r.top3 or r.digits)
-        flag = "  (low confidence)" if r.low_confidence else ""
+        flag = ("  (low confidence)" if r.low_confidence else "") + \
+            (f"  ({r.warning})" if r.warning else "")
         lines.append(f"{r.path:<{width}}  {answer!s:>10}  {r.confidence:10.3f}  {top3}{flag}")
     return "\n".join(lines)
 
@@ -261,9 +266,11 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--plot", metavar="FILE",
                         help="write a figure: each photo, what the model saw, the answer")
     parser.add_argument("--min-confidence", type=float, metavar="P",
-                        help=f"mark answers below this confidence (default {MIN_CONFIDENCE} per "
-                        "digit; a sequence model's whole number: unsure_below from the "
-                        f"metrics.json beside it, else {number_reader.UNSURE_BELOW})")
+                        help="mark answers below this confidence (default per digit: "
+                        "unsure_below from the metrics.json of a model made by digits-"
+                        f"calibrate, else {MIN_CONFIDENCE}; a sequence model's whole number: "
+                        "unsure_below from the metrics.json beside it, else "
+                        f"{number_reader.UNSURE_BELOW})")
     cli.add_overwrite(parser)
     return parser
 
@@ -281,6 +288,9 @@ def command(args: argparse.Namespace) -> int:
                                    "--number, or give a single-digit model")
         if min_confidence is None:
             min_confidence = number_reader.unsure_below(cli.model_path(PROG, args, kind))
+    elif min_confidence is None:  # a calibrated digit model's cut (digits-calibrate)
+        min_confidence = calibration.unsure_below(cli.model_path(PROG, args, kind),
+                                                  MIN_CONFIDENCE)
     paths = expand_inputs(args.inputs)
     readings = read_files(model, paths, args.number, min_confidence,
                           progress=len(paths) > 20 and sys.stderr.isatty())

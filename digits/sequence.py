@@ -15,22 +15,13 @@ import keras
 import numpy as np
 from keras import layers
 
+from digits.config import CrnnConfig  # the model group's schema: model=crnn
 from digits.models import conv_bn_relu
 from digits.numbers_data import pad_lines
 
 BLANK = 0
 NUM_CLASSES = 11  # the blank and 10 digits
 TIME_STRIDE = 4  # input columns per output step
-
-
-@dataclass
-class CrnnConfig:
-    name: str = "crnn"
-    height: int = 32  # the line height vision.to_line gives
-    filters: tuple[int, ...] = (32, 64, 128)  # one conv block each; each halves the height
-    head: str = "gru"  # gru or lstm (bidirectional), or conv (1-D convolutions)
-    units: int = 96
-    dropout: float = 0.2
 
 
 def crnn(cfg: CrnnConfig) -> keras.Model:
@@ -81,8 +72,8 @@ def _log(probabilities) -> np.ndarray:
     return np.log(np.clip(np.asarray(probabilities, np.float32), 1e-12, 1.0))
 
 
-def sequence_probability(probabilities: np.ndarray, labels: list[str]) -> np.ndarray:
-    """P(label | probabilities) for each row: exp(-CTC loss)."""
+def ctc_losses(probabilities: np.ndarray, labels: list[str]) -> np.ndarray:
+    """-log P(label | probabilities) for each row: the CTC loss (Keras' ctc_loss, mask_index 0)."""
     if len(labels) != len(probabilities):
         raise ValueError(f"{len(labels)} labels for {len(probabilities)} rows of probabilities")
     targets = np.zeros((len(labels), max(1, max(len(label) for label in labels))), np.int32)
@@ -91,7 +82,12 @@ def sequence_probability(probabilities: np.ndarray, labels: list[str]) -> np.nda
     steps = np.full(len(labels), probabilities.shape[1], np.int32)
     lengths = np.array([len(label) for label in labels], np.int32)
     loss = keras.ops.ctc_loss(targets, _log(probabilities), lengths, steps, mask_index=BLANK)
-    return np.exp(-keras.ops.convert_to_numpy(loss))
+    return keras.ops.convert_to_numpy(loss)
+
+
+def sequence_probability(probabilities: np.ndarray, labels: list[str]) -> np.ndarray:
+    """P(label | probabilities) for each row: exp(-CTC loss)."""
+    return np.exp(-ctc_losses(probabilities, labels))
 
 
 def decode(probabilities: np.ndarray) -> list[Reading]:
@@ -150,15 +146,21 @@ def save(model: keras.Model, path) -> None:
     model.save(path)
 
 
-def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
-    """Readings of uint8 (height, W) lines (vision.to_line, numbers_data.render), in input order.
-    Lines are batched by width (less padding, fewer input shapes to trace)."""
+def line_probabilities(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64):
+    """Yields (indices into `lines`, their (n, T, 11) probabilities), batch by batch. Lines go in
+    by width (less padding, fewer input shapes to trace), padded with numbers_data.pad_lines."""
     order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-    readings: list[Reading | None] = [None] * len(lines)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         probabilities = model.predict_on_batch(pad_lines([lines[i] for i in chunk]))
-        for i, reading in zip(chunk, decode(keras.ops.convert_to_numpy(probabilities))):
+        yield chunk, np.asarray(keras.ops.convert_to_numpy(probabilities))
+
+
+def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
+    """Readings of uint8 (height, W) lines (vision.to_line, numbers_data.render), in input order."""
+    readings: list[Reading | None] = [None] * len(lines)
+    for chunk, probabilities in line_probabilities(model, lines, batch_size):
+        for i, reading in zip(chunk, decode(probabilities)):
             readings[i] = reading
     return readings
 

@@ -21,7 +21,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from digits import (atomic, augment, backup, config, data, distribute, evaluate, hparams,
-                    keras_compat, modelio, models, pipeline, plots, trainer)
+                    keras_compat, modelio, models, pipeline, plots, train_numbers, trainer,
+                    vision)
 from digits.runs import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
@@ -93,6 +94,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "epochs": len(history["loss"]),
         "train_seconds": round(train_seconds, 2),
         "parameters": model.count_params(),
+        "preprocessing_version": vision.PREPROCESSING_VERSION,  # what inputs went through
     }
     if before is not None:
         metrics["initial_test_accuracy"] = before
@@ -161,8 +163,9 @@ def main(cfg: DictConfig) -> float:
             run_dir = Path(cfg.resume)
             cfg = resumed_config(run_dir)
         train_cfg = config.to_objects(cfg)
+        numbers = isinstance(train_cfg.data, config.NumbersDataConfig)
         with claim_run_folder(run_dir):
-            metrics = run_training(train_cfg, run_dir)
+            metrics = (train_numbers.run_training if numbers else run_training)(train_cfg, run_dir)
     except (config.ConfigError, data.DataError, RunFolderError, modelio.ModelLoadError,
             keras_compat.KerasVersionError) as error:
         return stop(str(error), 2)
@@ -176,6 +179,12 @@ def main(cfg: DictConfig) -> float:
         sys.exit(130)
     except OSError as error:  # unwritable folder, full disk
         return stop(f"cannot write the run's files in {run_dir}: {error}", 1)
+    if numbers:
+        log.info("test exact-number accuracy %.4f (CER %.4f), %d epochs, %.0f s",
+                 metrics["test_exact_accuracy"], metrics["test_cer"], metrics["epochs"],
+                 metrics["train_seconds"])
+        print(f"Run folder: {run_dir}")
+        return metrics[train_cfg.optimized_metric]
     if "initial_test_accuracy" in metrics:
         log.info("test accuracy before training %.4f", metrics["initial_test_accuracy"])
     log.info("test accuracy %.4f (inverted %.4f), %d epochs, %.0f s", metrics["test_accuracy"],

@@ -160,13 +160,23 @@ def precision(cfg: TrainerConfig):
         keras.mixed_precision.set_global_policy(previous)
 
 
+def monitor_mode(monitor: str) -> str:
+    """"min" or "max": given explicitly, as Keras cannot tell the direction of a value that no
+    compiled metric logs (val_exact_accuracy, val_cer)."""
+    return "min" if monitor.endswith(("loss", "cer")) else "max"
+
+
 def make_callbacks(cfg: TrainerConfig, run_dir: Path, resume: backup.State | None = None,
-                   seed: int | None = None) -> list[keras.callbacks.Callback]:
+                   seed: int | None = None,
+                   measure: tuple[keras.callbacks.Callback, ...] = ()) -> list:
     """`resume`: the backed-up state a killed run goes on from; `seed`: key the model's random
-    draws on (seed, epoch)."""
+    draws on (seed, epoch); `measure`: callbacks that add validation values to an epoch's logs
+    (they run first, so every other callback sees them)."""
+    mode = monitor_mode(cfg.early_stopping.monitor)
     checkpoint = AtomicCheckpoint(run_dir / CHECKPOINT, monitor=cfg.early_stopping.monitor,
-                                  save_best_only=True)
+                                  mode=mode, save_best_only=True)
     callbacks = [
+        *measure,
         keras.callbacks.TerminateOnNaN(),
         HistoryFile(run_dir / HISTORY_FILE, resume.epoch if resume else 0),
         # Append-only: after a resume an epoch's step may appear twice, never go missing.
@@ -179,11 +189,11 @@ def make_callbacks(cfg: TrainerConfig, run_dir: Path, resume: backup.State | Non
     if cfg.schedule is Schedule.plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=cfg.early_stopping.monitor, factor=cfg.plateau_factor,
-            patience=cfg.plateau_patience, verbose=1))
+            patience=cfg.plateau_patience, mode=mode, verbose=1))
     if cfg.early_stopping.enabled:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.early_stopping.monitor, patience=cfg.early_stopping.patience,
-            restore_best_weights=cfg.early_stopping.restore_best_weights, verbose=1))
+            restore_best_weights=cfg.early_stopping.restore_best_weights, mode=mode, verbose=1))
     # Last: it saves the finished epoch after every other callback has recorded it.
     callbacks.append(backup.Backup(run_dir, resume, callbacks, checkpoint))
     return callbacks
@@ -204,13 +214,16 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"}
 
 
-def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: TrainerConfig,
-        run_dir: Path, resume: backup.State | None = None,
-        seed: int | None = None) -> tuple[dict[str, list[float]], float]:
+def fit(model: keras.Model, train, val, cfg: TrainerConfig,
+        run_dir: Path, resume: backup.State | None = None, seed: int | None = None,
+        measure: tuple[keras.callbacks.Callback, ...] = (),
+        steps_per_epoch: int | None = None) -> tuple[dict[str, list[float]], float]:
     """Train for cfg.epochs epochs; with `resume` (digits.backup.last_good_state), go on from that
     backed-up state as if the run had never stopped (`train` then starts at the resumed epoch:
     pipeline.training_dataset's first_epoch); with `seed`, the model's own random draws are keyed
-    on (seed, epoch) too.
+    on (seed, epoch) too. `train` is a tf.data.Dataset; `val` may be None when
+    `measure` callbacks log the validation values (make_callbacks); with `steps_per_epoch`,
+    `train` is one endless stream that every epoch goes on reading.
 
     Returns the history of every epoch (from history.csv, so resumed runs are whole) and the
     wall time of this call's fitting in seconds. Raises TrainingDiverged on a NaN loss.
@@ -224,8 +237,8 @@ def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, cfg: T
     start = time.perf_counter()
     with ctrl_c_cannot_be_lost() as interrupt:
         model.fit(train, validation_data=val, epochs=epochs, initial_epoch=done,
-                  shuffle=False, verbose=cfg.verbose,
-                  callbacks=[*make_callbacks(cfg, run_dir, resume, seed), interrupt])
+                  steps_per_epoch=steps_per_epoch, shuffle=False, verbose=cfg.verbose,
+                  callbacks=[*make_callbacks(cfg, run_dir, resume, seed, measure), interrupt])
     seconds = time.perf_counter() - start
     history = read_history(run_dir / HISTORY_FILE)
     losses = history.get("loss", [])
@@ -276,7 +289,7 @@ def best_epoch(history: dict[str, list[float]], monitor: str) -> int:
     """0-based epoch whose weights EarlyStopping(restore_best_weights) keeps (the first of ties,
     as Keras counts only strict improvements)."""
     values = history[monitor]
-    pick = min if monitor.endswith("loss") else max
+    pick = min if monitor_mode(monitor) == "min" else max
     return values.index(pick(values))
 
 

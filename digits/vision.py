@@ -21,6 +21,10 @@ MIN_CONTRAST = 40  # grey levels between ink and paper below which we see a blan
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
 MIN_STROKE = 0.12  # stroke width / digit height below which strokes are thickened (MNIST ~0.15)
+# count_digits: a piece is digit-sized at this share of the tallest's height; pieces side by side
+# are several digits when together at least this many times as wide as tall.
+SEVERAL_HEIGHT = 0.5
+SEVERAL_WIDTH = 1.0
 
 
 class NoDigitError(ValueError):
@@ -138,12 +142,10 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     return to_mnist_box(ink_mask(to_grey(image)))
 
 
-def split_digits(mask: np.ndarray) -> list[np.ndarray]:
-    """A mask of a written number -> one mask per digit, left to right.
-
-    Pieces whose columns overlap belong to one digit (a 5 whose bar is apart); a blob much wider
-    than a digit is cut at the emptiest columns (digits that touch).
-    """
+def column_groups(mask: np.ndarray) -> tuple[np.ndarray, list[list], list[int]]:
+    """The mask's connected pieces grouped left to right, pieces whose columns overlap in one
+    group (a 5 whose bar is apart): (component labels, [left, right, members] per group, the
+    height of each group's ink)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     boxes = sorted((stats[i, 0], stats[i, 0] + stats[i, 2], [i]) for i in range(1, count))
     groups: list[list] = []
@@ -156,6 +158,39 @@ def split_digits(mask: np.ndarray) -> list[np.ndarray]:
                 continue
         groups.append([left, right, members])
     heights = [np.ptp(np.nonzero(np.isin(labels, members))[0]) + 1 for _, _, members in groups]
+    return labels, groups, heights
+
+
+def count_digits(mask: np.ndarray) -> int:
+    """How many digit-sized pieces stand apart side by side in a mask (1 for one digit): groups
+    of pieces (column_groups) at least SEVERAL_HEIGHT as tall as the tallest, counted only when
+    together they span at least SEVERAL_WIDTH times their height (the halves of one digit that
+    the light broke apart span less). Touching digits are not counted apart: estimating them
+    from a blob's width also counts wide single digits (a broad 2, a slanted 5)."""
+    _, groups, heights = column_groups(mask)
+    tall = [group for group, height in zip(groups, heights)
+            if height >= SEVERAL_HEIGHT * max(heights)]
+    if len(tall) < 2:
+        return 1
+    ys = np.nonzero(mask[:, tall[0][0]:tall[-1][1]])[0]
+    span = tall[-1][1] - tall[0][0]
+    return len(tall) if span >= SEVERAL_WIDTH * (ys.max() - ys.min() + 1) else 1
+
+
+def to_mnist_counting(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """to_mnist's 28x28 (exactly), and count_digits of the same ink: more than 1 means the photo
+    seems to hold a number (read it with --number). Raises NoDigitError."""
+    mask = ink_mask(to_grey(image))
+    return to_mnist_box(mask), count_digits(mask)
+
+
+def split_digits(mask: np.ndarray) -> list[np.ndarray]:
+    """A mask of a written number -> one mask per digit, left to right.
+
+    Pieces whose columns overlap belong to one digit (a 5 whose bar is apart); a blob much wider
+    than a digit is cut at the emptiest columns (digits that touch).
+    """
+    labels, groups, heights = column_groups(mask)
     digit_height = float(np.median(heights))
     pieces = []
     for (left, right, members), height in zip(groups, heights):

@@ -28,6 +28,13 @@ SMOKE = ["data.train_size=300", "data.val_size=200", "data.test_size=200", "trai
          "trainer.verbose=0"]
 
 
+def with_partner(option: str) -> list[str]:
+    """[option] and the option it needs: whole numbers take data=numbers with model=crnn (the
+    config refuses either with a digit option)."""
+    partners = {"data=numbers": "model=crnn", "model=crnn": "data=numbers"}
+    return [option, partners[option]] if option in partners else [option]
+
+
 def compose_train(overrides: list[str] = ()) -> config.TrainConfig:
     """The composed training config as dataclasses, exactly as `digits-train` would see it."""
     with initialize_config_module("digits.conf", version_base="1.3"):

@@ -8,7 +8,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from helpers import SMOKE, compose_train, run_cli
+from helpers import SMOKE, compose_train, run_cli, with_partner
 from digits.config import (RENAMED_OPTIONS, CnnConfig, ConfigError, MlpConfig, Optimizer,
                            renamed_option_warnings)
 
@@ -124,7 +124,7 @@ REQUIRED = ["data.path=PATH", "trainer.init_from=MODEL"]
 @pytest.mark.parametrize("group", ["data", "augmentation", "model", "trainer"])
 def test_group_files_set_only_what_differs_from_the_schema(group):
     for option in options(group):
-        chosen = getattr(compose_train([f"{group}={option}", *REQUIRED]), group)
+        chosen = getattr(compose_train([*with_partner(f"{group}={option}"), *REQUIRED]), group)
         schema = OmegaConf.structured(type(chosen))
         for key, value in leaves(read_option(group, option)[1]):
             assert value != OmegaConf.select(schema, key, throw_on_missing=False), (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import compose_train
+from helpers import compose_train, with_partner
 
 from digits import config
 
@@ -154,7 +154,7 @@ def same(documented, actual) -> bool:
 def compose_option(option: str, rows: list[Row], leave_out: str | None = None):
     """The option composed, a placeholder given for each required key but `leave_out`."""
     extras = [f"{row.key}={PLACEHOLDER}" for row in rows if row.required and row.key != leave_out]
-    return compose_train(([option] if option else []) + extras)
+    return compose_train((with_partner(option) if option else []) + extras)
 
 
 def default_options() -> dict[str, str]:

@@ -1,0 +1,76 @@
+"""Prepare a trained single-digit model for shipping: `digits-calibrate --model RUN --output DIR`.
+
+Fits a temperature on the validation photo path (every validation digit photographed and read
+back as digits-predict reads a photo; never the test split), bakes it into the model with
+built-in Keras layers (Rescaling, Softmax), and chooses the confidence below which a reading is
+flagged unsure. DIR gets model.keras (no optimizer state), metrics.json (the run's metrics plus
+temperature, unsure_below, the validation figures before and after) and COMMAND.md. The logic is
+digits/calibration.py's; docs/robustness.md explains it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from digits import cli
+
+EXAMPLES = """\
+  digits-calibrate --model outputs/2026-01-01/12-00-00 --output shipped/digit_reader
+  digits-calibrate --model ensembles/two --output ensembles/two_calibrated
+  digits-predict --model shipped/digit_reader photo.jpg"""
+
+PROG = "digits-calibrate"
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
+    cli.add_model(parser)
+    parser.add_argument("--output", type=Path, required=True, metavar="DIR",
+                        help="the folder to write model.keras, metrics.json and COMMAND.md to "
+                        "(new or empty)")
+    cli.add_overwrite(parser)
+    return parser
+
+
+def command(args, argv: list[str]) -> int:
+    from digits import calibration, data, modelio
+
+    model_path = cli.model_path(PROG, args)
+    cli.refuse_existing(args.output, args.overwrite, "--output")
+    try:
+        source = modelio.resolve(model_path)
+    except modelio.ModelLoadError as error:
+        raise cli.CommandError(str(error)) from None
+    if args.output.resolve() == source.parent.resolve():
+        raise cli.CommandError("--output must not be the model's own folder: the calibrated "
+                               "model goes beside, never over, the model it came from")
+    try:
+        metrics = calibration.calibrate(model_path, args.output, shlex.join([PROG, *argv]))
+    except (modelio.ModelLoadError, calibration.CalibrationError) as error:
+        raise cli.CommandError(str(error)) from None
+    except data.DataError as error:
+        raise cli.CommandError(str(error), cli.FAILED) from None
+    fit = metrics["calibration"]
+    print(f"temperature {metrics['temperature']:.4f}  (NLL {fit['nll_before']:.4f} -> "
+          f"{fit['nll_after']:.4f} on {fit['images']} validation photos, "
+          f"{fit['unreadable']} unreadable)")
+    print(f"ECE {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}   accuracy {fit['accuracy']:.4f}")
+    print(f"unsure below {metrics['unsure_below']:.4f}: {fit['flagged_share']:.2%} flagged, "
+          f"accuracy {fit['unflagged_accuracy']:.4f} on the others")
+    if not fit["target_met"]:
+        print(f"{PROG}: no cut leaves accuracy >= {fit['target_accuracy']} with at most "
+              f"{fit['max_flagged']:.0%} flagged: this is the best trade-off within "
+              f"{fit['max_flagged']:.0%}", file=sys.stderr)
+    print(f"wrote {', '.join(calibration.OUTPUT_FILES)} in {args.output}")
+    return cli.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    return cli.run(PROG, lambda: command(build_parser().parse_args(argv), argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Training a whole-number reader: `digits-train data=numbers model=crnn` (experiment=numbers).
+
+MNIST digits -> synthetic numbers drawn on the fly, batch by batch (numbers_data.batch, keyed on
+(seed, epoch, step), so a resumed run draws exactly what it would have drawn) -> the CRNN's logits
+fitted with Keras' CTC loss by trainer.fit (optimiser, schedule, EMA, history, TensorBoard,
+checkpoint, early stopping, backup and resume) -> exact-number accuracy and character error rate
+on fixed validation numbers after every epoch, on the fixed test set at the end -> model.keras
+(the probabilities model: built-in layers, never compiled, no optimiser state) and metrics.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from digits import (atomic, backup, config, data, hparams, keras_compat, modelio, numbers_data,
+                    sequence, trainer, vision)
+
+log = logging.getLogger("digits.train")
+
+READ_BATCH_SIZE = 128  # lines read at once when measuring
+
+
+def training_stream(x: np.ndarray, y: np.ndarray, cfg: config.NumbersDataConfig,
+                    batch_size: int, seed: int, first_epoch: int = 0) -> tf.data.Dataset:
+    """Batches (lines, CTC labels) of epoch first_epoch, step 0, 1, ... then the next epochs,
+    without end: fit reads data.steps_per_epoch of them per epoch (trainer.fit's
+    steps_per_epoch). Drawn one batch ahead, while the model trains on the one before."""
+    def batches():
+        for epoch in itertools.count(first_epoch):
+            for step in range(cfg.steps_per_epoch):
+                yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step)[:2]
+
+    signature = (tf.TensorSpec((None, numbers_data.LINE_HEIGHT, None, 1), tf.float32),
+                 tf.TensorSpec((None, numbers_data.MAX_DIGITS), tf.int32))
+    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
+
+
+def epoch_batch(x, y, cfg: config.NumbersDataConfig, batch_size: int, seed: int, epoch: int,
+                step: int):
+    """Batch `step` of `epoch`: (lines, labels, Numbers), the same for the same keys."""
+    return numbers_data.batch(x, y, seed, epoch, step, batch_size, cfg.photo_fraction,
+                              (cfg.min_digits, cfg.max_digits), sequence.TIME_STRIDE)
+
+
+def measure(reader: keras.Model, lines: list[np.ndarray], labels: list[str]) -> dict:
+    """exact_accuracy, cer, loss (mean CTC loss of the true numbers) and the readings."""
+    predicted, losses = [""] * len(lines), []
+    for chunk, probabilities in sequence.line_probabilities(reader, lines, READ_BATCH_SIZE):
+        for i, reading in zip(chunk, sequence.decode(probabilities)):
+            predicted[i] = reading.number
+        losses += list(sequence.ctc_losses(probabilities, [labels[i] for i in chunk]))
+    return {**sequence.scores(predicted, labels), "loss": float(np.mean(losses)),
+            "predicted": predicted}
+
+
+class NumberMetrics(keras.callbacks.Callback):
+    """val_exact_accuracy, val_cer and val_loss on the fixed validation numbers, added to the
+    epoch's logs before history, TensorBoard, checkpoint and early stopping read them."""
+
+    def __init__(self, reader: keras.Model, lines: list[np.ndarray], labels: list[str]):
+        super().__init__()
+        self.reader, self.lines, self.labels = reader, lines, labels
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        result = measure(self.reader, self.lines, self.labels)
+        logs.update({"val_exact_accuracy": result["exact_accuracy"], "val_cer": result["cer"],
+                     "val_loss": result["loss"]})
+        log.info("epoch %d: validation exact %.4f, CER %.4f", epoch + 1,
+                 result["exact_accuracy"], result["cer"])
+
+
+def starting_reader(cfg: config.TrainConfig) -> keras.Model:
+    """A new CRNN, or with trainer.init_from a trained sequence model to go on from."""
+    model = trainer.starting_model(cfg.trainer, lambda: sequence.crnn(cfg.model))
+    if not sequence.is_sequence_model(model) or "logits" not in [l.name for l in model.layers]:
+        raise modelio.ModelLoadError(f"trainer.init_from={cfg.trainer.init_from} is not a "
+                                     "whole-number reader (model=crnn): data=numbers needs one")
+    return model
+
+
+def compile_for_ctc(reader: keras.Model, cfg: config.TrainerConfig,
+                    steps_per_epoch: int) -> keras.Model:
+    """The reader's layers up to the logits, compiled with Keras' CTC loss and the trainer's
+    optimiser. Not jit-compiled unless asked: every batch width would compile again."""
+    trainable = keras.Model(reader.input, reader.get_layer("logits").output, name="crnn_logits")
+    trainable.compile(optimizer=trainer.make_optimizer(cfg, steps_per_epoch),
+                      loss=keras.losses.CTC(), jit_compile=bool(cfg.jit_compile),
+                      steps_per_execution=cfg.steps_per_execution)
+    return trainable
+
+
+def by_group(correct: list[bool], groups: list) -> dict[str, float]:
+    """Exact accuracy in each group (a length or a spacing), in sorted order."""
+    found = defaultdict(list)
+    for ok, group in zip(correct, groups):
+        found[str(group)].append(ok)
+    return {group: float(np.mean(found[group])) for group in sorted(found)}
+
+
+def test_metrics(reader: keras.Model, splits: data.Splits,
+                 cfg: config.NumbersDataConfig) -> dict:
+    """The fixed test set (numbers_data.fixed_set of MNIST's test split): exact accuracy and
+    CER, exact accuracy by length and by spacing."""
+    x, y = numbers_data.split_arrays(splits, "test")
+    lines, labels, metadata = numbers_data.fixed_set(x, y, cfg.test_count)
+    result = measure(reader, lines, labels)
+    correct = [p == t for p, t in zip(result["predicted"], labels)]
+    return {"test_exact_accuracy": result["exact_accuracy"], "test_cer": result["cer"],
+            "test_exact_by_length": by_group(correct, [m["length"] for m in metadata]),
+            "test_exact_by_spacing": by_group(correct, [m["spacing"] for m in metadata])}
+
+
+def validation_set(splits: data.Splits, cfg: config.NumbersDataConfig):
+    """The fixed validation numbers (MNIST's validation digits, VALIDATION_SEED)."""
+    x, y = numbers_data.split_arrays(splits, "validation")
+    lines, labels, _ = numbers_data.fixed_set(x, y, cfg.validation_count,
+                                              numbers_data.VALIDATION_SEED)
+    return lines, labels
+
+
+def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
+    """Train a whole-number reader as `cfg` says; write every artefact to `run_dir`; return the
+    metrics (those of metrics.json)."""
+    keras_compat.check_keras_version()
+    if cfg.trainer.strategy != "default":
+        raise config.ConfigError(f"trainer.strategy={cfg.trainer.strategy!r} is invalid: must be "
+                                 "default with data=numbers (batches are drawn in Python)")
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    splits = data.load(cfg.data, cfg.seed)
+    val_lines, val_labels = validation_set(splits, cfg.data)
+    log.info("data=numbers: %d training digits, %d validation numbers, %d numbers per epoch",
+             len(splits.x_train), len(val_lines), cfg.data.steps_per_epoch * cfg.trainer.batch_size)
+    resume = backup.last_good_state(run_dir)
+    x_train, y_train = numbers_data.split_arrays(splits, "train")
+    stream = training_stream(x_train, y_train, cfg.data, cfg.trainer.batch_size, cfg.seed,
+                             first_epoch=resume.epoch if resume else 0)
+    with trainer.precision(cfg.trainer):
+        reader = starting_reader(cfg)
+        trainable = compile_for_ctc(reader, cfg.trainer, cfg.data.steps_per_epoch)
+        log.info("model %s: %d parameters", reader.name, reader.count_params())
+        history, train_seconds = trainer.fit(
+            trainable, stream, None, cfg.trainer, run_dir, resume, cfg.seed,
+            measure=(NumberMetrics(reader, val_lines, val_labels),),
+            steps_per_epoch=cfg.data.steps_per_epoch)
+
+    weights, epoch = trainer.kept_weights(cfg.trainer, history)
+    kept = {"weights": weights, "weights_epoch": epoch,
+            # measured again: averaged (EMA) weights were never validated during training
+            "val_exact_accuracy": measure(reader, val_lines, val_labels)["exact_accuracy"]}
+    if weights == "best_epoch":
+        kept["best_epoch"] = epoch
+    metrics = {
+        **test_metrics(reader, splits, cfg.data),
+        **kept,
+        "best_val_exact_accuracy": float(max(history["val_exact_accuracy"])),
+        "epochs": len(history["loss"]),
+        "train_seconds": round(train_seconds, 2),
+        "parameters": reader.count_params(),
+        "model": architecture(reader, cfg),
+        "preprocessing_version": vision.PREPROCESSING_VERSION,
+    }
+    atomic.save_model(reader, run_dir / "model.keras")
+    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()
+                               if isinstance(value, (int, float))})
+    # metrics.json last: its presence marks the run as finished; then the backup can go.
+    atomic.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    backup.remove(run_dir)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        atomic.remove_partial_files(folder)
+    return metrics
+
+
+def architecture(reader: keras.Model, cfg: config.TrainConfig) -> dict:
+    """The model trained: the model group's, or with trainer.init_from the loaded one."""
+    if cfg.trainer.init_from:
+        return {"name": reader.name, "init_from": str(modelio.resolve(cfg.trainer.init_from))}
+    return {"name": reader.name, "config": dataclasses.asdict(cfg.model)}
