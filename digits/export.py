@@ -3,7 +3,9 @@
 
 The export is checked against the Keras model on MNIST test images before it is written: the
 share of images on which both give the same digit is printed, and an export that agrees less than
-`--min-agreement` is not written. Without --output it goes into the model's folder
+`--min-agreement` is not written. A sequence model (model=crnn) is checked on synthetic test
+numbers instead (the decoded numbers must agree); its TFLite export reads one line of a fixed
+width, TFLITE_LINE_WIDTH (a SavedModel takes any width), and has no --int8. Without --output it goes into the model's folder
 (model.tflite, model_int8.tflite or saved_model/, replaced by a new export). An --output that
 already exists is never replaced without --overwrite, and a folder holding anything but a
 SavedModel is never replaced at all.
@@ -22,11 +24,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import cli, data, modelio, pipeline, quiet
+from digits import cli, data, modelio, numbers_data, pipeline, quiet, sequence
 from digits.config import DataConfig
 
 CHECK_IMAGES = 1000
 REPRESENTATIVE_IMAGES = 200
+CHECK_NUMBERS = 200  # synthetic test numbers a sequence model's export is checked on
+# TFLite cannot convert a recurrent layer over a line of any width: a sequence model's TFLite
+# export reads ONE line of (1, 32, TFLITE_LINE_WIDTH, 1), padded with black on the right
+# (numbers_data.pad_lines(lines, TFLITE_LINE_WIDTH)); a wider line must be scaled down to fit.
+TFLITE_LINE_WIDTH = 512
+
+
+class UnsupportedExport(ValueError):
+    """This model cannot be exported so (a usage error: nothing was tried)."""
 
 
 def test_images(count: int) -> np.ndarray:
@@ -34,6 +45,20 @@ def test_images(count: int) -> np.ndarray:
     splits = data.load(DataConfig(test_size=count, train_size=REPRESENTATIVE_IMAGES), seed=0)
     return np.asarray(pipeline.normalise(splits.x_test)), np.asarray(
         pipeline.normalise(splits.x_train))
+
+
+def test_numbers(count: int) -> list[np.ndarray]:
+    """The lines (uint8, vision.to_line) of `count` fixed synthetic numbers from MNIST's test
+    split, but those wider than TFLITE_LINE_WIDTH."""
+    x, y = numbers_data.split_arrays(data.load(DataConfig(), seed=0), "test")
+    lines, _, _ = numbers_data.fixed_set(x, y, count)
+    return [line for line in lines if line.shape[1] <= TFLITE_LINE_WIDTH]
+
+
+def fixed_width(model: keras.Model) -> keras.Model:
+    """The sequence model over one line of TFLITE_LINE_WIDTH columns (the same weights)."""
+    line = keras.Input(batch_shape=(1, model.input_shape[1], TFLITE_LINE_WIDTH, 1), name="line")
+    return keras.Model(line, model(line), name=model.name)
 
 
 def tflite_bytes(model: keras.Model, int8: bool, representative: np.ndarray) -> bytes:
@@ -56,12 +81,17 @@ def tflite_predict(content: bytes, images: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings(), quiet.cpp_log_silenced():
         warnings.simplefilter("ignore")
         interpreter = Interpreter(model_content=content)
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, images.shape)
+        details = interpreter.get_input_details()[0]
+        one_at_a_time = details["shape_signature"][0] != -1  # a fixed batch of one
+        if not one_at_a_time:
+            interpreter.resize_tensor_input(details["index"], images.shape)
         interpreter.allocate_tensors()
-        interpreter.set_tensor(index, images.astype(np.float32))
-        interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        results = []
+        for batch in ([image[None] for image in images] if one_at_a_time else [images]):
+            interpreter.set_tensor(details["index"], batch.astype(np.float32))
+            interpreter.invoke()
+            results.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+        return np.concatenate(results)
 
 
 def savedmodel_predict(folder: Path, images: np.ndarray) -> np.ndarray:
@@ -70,6 +100,10 @@ def savedmodel_predict(folder: Path, images: np.ndarray) -> np.ndarray:
 
 
 def agreement(expected: np.ndarray, got: np.ndarray) -> float:
+    """The share of inputs read the same: the digit, or a sequence model's decoded number."""
+    if expected.ndim == 3:
+        return float(np.mean([a.number == b.number for a, b in
+                              zip(sequence.decode(expected), sequence.decode(got))]))
     return float(np.mean(expected.argmax(axis=1) == got.argmax(axis=1)))
 
 
@@ -115,11 +149,24 @@ def replace_file(content: bytes, output: Path) -> None:
 
 
 def export(model_path: Path, fmt: str, output: Path | None, int8: bool = False,
-           min_agreement: float = 0.999, check_images: int = CHECK_IMAGES) -> tuple[Path, float]:
+           min_agreement: float = 0.999,
+           check_images: int | None = None) -> tuple[Path, float, str]:
     """Export, check, then write (to `output`, or beside the model); return (what was written,
-    agreement with Keras). Callers check a user's `output` first (check_output)."""
+    agreement with Keras, what it was checked on). Callers check a user's `output` first
+    (check_output)."""
     model = modelio.load(model_path)
-    images, representative = test_images(check_images)
+    if sequence.is_sequence_model(model):
+        if int8:
+            raise UnsupportedExport("--int8 is not supported for a sequence model (the TFLite "
+                                    "converter fails on its recurrent layer)")
+        lines = test_numbers(check_images or CHECK_NUMBERS)
+        images = numbers_data.pad_lines(lines, TFLITE_LINE_WIDTH if fmt == "tflite" else 0)
+        representative, checked_on = None, f"{len(images)} synthetic test numbers"
+        if fmt == "tflite":
+            model = fixed_width(model)
+    else:
+        images, representative = test_images(check_images or CHECK_IMAGES)
+        checked_on = f"{len(images)} MNIST test images"
     expected = model.predict(images, verbose=0)
     output = output or default_output(model_path, fmt, int8)
     with tempfile.TemporaryDirectory() as scratch:
@@ -133,13 +180,12 @@ def export(model_path: Path, fmt: str, output: Path | None, int8: bool = False,
             share = agreement(expected, savedmodel_predict(staging, images))
         if share < min_agreement:
             raise ValueError(f"the {fmt} export agrees with the Keras model on only {share:.2%} "
-                             f"of {len(images)} test images (< {min_agreement:.2%}); nothing "
-                             "written")
+                             f"of {checked_on} (< {min_agreement:.2%}); nothing written")
         if fmt == "tflite":
             replace_file(content, output)
         else:
             replace_folder(staging, output)
-    return output, share
+    return output, share, checked_on
 
 
 EXAMPLES = """\
@@ -181,12 +227,13 @@ def command(parser: cli.Parser, args) -> int:
         cli.refuse_outside_run_folder(default.parent, [default.name], args.overwrite)
     min_agreement = args.min_agreement or (0.99 if args.int8 else 0.999)
     try:
-        output, share = export(model_path, args.format, args.output, args.int8, min_agreement)
-    except modelio.ModelLoadError as error:
+        output, share, checked_on = export(model_path, args.format, args.output, args.int8,
+                                           min_agreement)
+    except (modelio.ModelLoadError, UnsupportedExport) as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
     except ValueError as error:  # the export disagrees with the model: nothing was written
         raise cli.CommandError(str(error), cli.FAILED) from None
-    print(f"agreement with the Keras model: {share:.2%} of {CHECK_IMAGES} MNIST test images")
+    print(f"agreement with the Keras model: {share:.2%} of {checked_on}")
     print(f"wrote {output}")
     return cli.OK
 

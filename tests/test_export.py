@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from digits import export, modelio
+from digits import export, modelio, numbers_data, sequence
 from helpers import SMALL_CNN as MODEL, run_cli
 
 
@@ -17,7 +17,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("int8", [False, True])
 def test_tflite_export_agrees_with_keras(run_dir, int8):
-    output, share = export.export(run_dir, "tflite", None, int8=int8, min_agreement=0.99,
+    output, share, _ = export.export(run_dir, "tflite", None, int8=int8, min_agreement=0.99,
                                   check_images=300)
     assert output.name == ("model_int8.tflite" if int8 else "model.tflite")
     assert share >= (0.99 if int8 else 0.999)
@@ -109,3 +109,60 @@ def test_a_savedmodel_folder_is_replaced_only_with_overwrite(run_dir, tmp_path):
     assert replaced.returncode == 0, replaced.stderr[-2000:]
     assert (output / "saved_model.pb").stat().st_mtime_ns != stamp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]  # no .new / .old left
+
+
+# --- a sequence model (model=crnn, issue 14): checked on synthetic numbers --------------------
+@pytest.fixture
+def crnn_run(tiny_crnn, tmp_path):
+    folder = tmp_path / "crnn_run"
+    folder.mkdir()
+    (folder / "model.keras").write_bytes(tiny_crnn.read_bytes())
+    (folder / "metrics.json").write_text("{}")  # a run folder: exports beside it are digits'
+    return folder
+
+
+def test_agreement_of_a_sequence_model_compares_decoded_numbers():
+    def path(steps):  # one near-certain class per step: 0 is the blank, d + 1 the digit d
+        return np.eye(11)[steps] * 0.9 + 0.01
+    expected = np.stack([path([2, 0, 3, 3]), path([5, 5, 0, 6])])  # "12", "45"
+    unsure = np.stack([path([2, 2, 3, 0]), path([5, 0, 5, 6])])  # "12", "445"
+    unsure[0] = unsure[0] * 0.5 + 0.05  # other probabilities, the same number
+    assert export.agreement(expected, unsure) == 0.5
+
+
+def test_a_sequence_models_savedmodel_takes_lines_of_any_width(crnn_run, tmp_path, capsys):
+    output = tmp_path / "served"
+    assert export.main(["--model", str(crnn_run), "--format", "savedmodel", "--output",
+                        str(output)]) == 0
+    assert "agreement with the Keras model: 100.00% of 200 synthetic test numbers" in \
+        capsys.readouterr().out
+    loaded, model = tf.saved_model.load(str(output)), modelio.load(crnn_run)
+    for width in (64, 256):
+        lines = np.random.default_rng(width).random((2, 32, width, 1)).astype(np.float32)
+        got = loaded.serve(tf.constant(lines)).numpy()
+        assert got.shape == (2, width // 4, 11)
+        np.testing.assert_allclose(got, model.predict(lines, verbose=0), atol=1e-5)
+
+
+def test_a_sequence_models_tflite_reads_one_line_of_the_documented_width(crnn_run):
+    output, share, checked_on = export.export(crnn_run, "tflite", None, check_images=40)
+    assert output == crnn_run / "model.tflite" and share == 1.0
+    assert checked_on == "40 synthetic test numbers"
+    content = output.read_bytes()
+    interpreter = tf.lite.Interpreter(model_content=content)
+    assert list(interpreter.get_input_details()[0]["shape"]) == [1, 32,
+                                                                 export.TFLITE_LINE_WIDTH, 1]
+    lines = numbers_data.pad_lines(export.test_numbers(3), export.TFLITE_LINE_WIDTH)
+    expected = modelio.load(crnn_run).predict(lines, verbose=0)
+    got = export.tflite_predict(content, lines)  # one line at a time
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert [r.number for r in sequence.decode(got)] == [r.number for r in
+                                                         sequence.decode(expected)]
+
+
+def test_int8_is_refused_for_a_sequence_model(crnn_run, capsys):
+    assert export.main(["--model", str(crnn_run), "--format", "tflite", "--int8"]) == 2
+    assert capsys.readouterr().err == ("digits-export: --int8 is not supported for a sequence "
+                                       "model (the TFLite converter fails on its recurrent "
+                                       "layer)\n")
+    assert not (crnn_run / "model_int8.tflite").exists()
