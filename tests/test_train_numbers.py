@@ -1,0 +1,154 @@
+"""digits-train data=numbers model=crnn: the config pairs numbers with the CRNN before any data
+loads; a tiny run writes a plain-Keras model.keras and a metrics.json that re-reading the fixed
+sets with that model gives again; the training stream is keyed on (seed, epoch, step)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import compose_train, run_cli
+from digits import data, numbers_data, sequence, train_numbers, trainer, vision
+from digits.config import ConfigError
+
+# Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
+TINY = ["data=numbers", "model=crnn", "model.filters=[8,16,16]", "model.units=16",
+        "model.head=conv", "data.steps_per_epoch=2", "data.max_digits=3", "data.photo_fraction=0.25",
+        "data.validation_count=16", "data.test_count=24", "data.val_size=1000",
+        "trainer.batch_size=8", "trainer.epochs=2", "trainer.verbose=0",
+        "trainer.early_stopping.monitor=val_exact_accuracy"]
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (["model=crnn"], "model=crnn with digit data is invalid"),
+    (["model=crnn", "data=handwriting"], "model=crnn with digit data is invalid"),
+    (["data=numbers"], "model=mlp with data=numbers is invalid"),
+    (["data=numbers", "model=cnn"], "model=cnn with data=numbers is invalid"),
+])
+def test_numbers_and_the_crnn_only_go_together(overrides, named):
+    with pytest.raises(ConfigError) as error:
+        compose_train(overrides)
+    assert named in str(error.value)
+    assert "need model=crnn" in str(error.value) and "mlp, cnn, cnn_gap, resnet" in str(error.value)
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (["trainer.early_stopping.monitor=val_accuracy"], "trainer.early_stopping.monitor"),
+    (["optimized_metric=best_val_accuracy"], "optimized_metric"),
+])
+def test_number_runs_refuse_digit_metrics(overrides, named):
+    with pytest.raises(ConfigError, match=named):
+        compose_train(["data=numbers", "model=crnn", *overrides])
+    assert compose_train(["data=numbers", "model=crnn"]).optimized_metric == \
+        "best_val_exact_accuracy"
+
+
+def test_the_refusal_comes_before_any_data_loads(tmp_path):
+    """A missing data file would be a data error; the mismatch is reported first, exit 2."""
+    result = run_cli("digits.train", "model=crnn", "data=npz", f"data.path={tmp_path}/none.npz",
+                     f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2, result.stderr
+    assert "model=crnn with digit data is invalid" in result.stdout + result.stderr
+    assert "none.npz" not in result.stdout + result.stderr
+
+
+def test_a_batch_is_its_epoch_and_step_so_a_resumed_stream_repeats(tmp_path):
+    cfg = compose_train([*TINY, "data.photo_fraction=0"])
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (50, 28, 28), dtype=np.uint8), rng.integers(0, 10, 50)
+    from_start = train_numbers.training_stream(x, y, cfg.data, 4, seed=3).take(3)
+    resumed = train_numbers.training_stream(x, y, cfg.data, 4, seed=3, first_epoch=1).take(1)
+    (_, _), (_, _), (lines, labels) = list(from_start.as_numpy_iterator())
+    [(again, again_labels)] = list(resumed.as_numpy_iterator())
+    expected, expected_labels, _ = train_numbers.epoch_batch(x, y, cfg.data, 4, 3, epoch=1, step=0)
+    np.testing.assert_array_equal(lines, expected)
+    np.testing.assert_array_equal(again, expected)
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_array_equal(again_labels, expected_labels)
+    other, _, _ = train_numbers.epoch_batch(x, y, cfg.data, 4, 3, epoch=2, step=0)
+    assert other.shape != expected.shape or not np.array_equal(other, expected)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("numbers")
+    cfg = compose_train(TINY)
+    metrics = train_numbers.run_training(cfg, run_dir)
+    return run_dir, cfg, metrics
+
+
+@pytest.mark.slow
+def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
+    run_dir, cfg, metrics = tiny_run
+    assert metrics == json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["preprocessing_version"] == vision.PREPROCESSING_VERSION
+    assert metrics["epochs"] == 2 and metrics["parameters"] > 0
+    assert metrics["model"] == {"name": "crnn", "config": {
+        "name": "crnn", "height": 32, "filters": [8, 16, 16], "head": "conv", "units": 16,
+        "dropout": 0.2}}
+    history = trainer.read_history(run_dir / trainer.HISTORY_FILE)
+    assert {"loss", "val_loss", "val_exact_accuracy", "val_cer"} <= set(history)
+    assert len(history["loss"]) == 2
+    assert metrics["best_val_exact_accuracy"] == max(history["val_exact_accuracy"])
+    assert metrics["weights"] == "best_epoch"
+    assert metrics["weights_epoch"] == trainer.best_epoch(history, "val_exact_accuracy")
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    assert sequence.is_sequence_model(model) and getattr(model, "optimizer", None) is None
+    splits = data.load(cfg.data, cfg.seed)
+    x, y = numbers_data.split_arrays(splits, "test")
+    lines, labels, metadata = numbers_data.fixed_set(x, y, cfg.data.test_count)
+    read = [reading.number for reading in sequence.read_lines(model, lines)]
+    scores = sequence.scores(read, labels)
+    assert metrics["test_exact_accuracy"] == pytest.approx(scores["exact_accuracy"])
+    assert metrics["test_cer"] == pytest.approx(scores["cer"])
+    for length in range(1, numbers_data.MAX_DIGITS + 1):
+        of_length = [p == t for p, t, m in zip(read, labels, metadata) if m["length"] == length]
+        assert metrics["test_exact_by_length"][str(length)] == pytest.approx(np.mean(of_length))
+    spacings = {m["spacing"] for m in metadata}
+    assert set(metrics["test_exact_by_spacing"]) == spacings
+    x_val, y_val = numbers_data.split_arrays(splits, "validation")
+    val_lines, val_labels, _ = numbers_data.fixed_set(x_val, y_val, cfg.data.validation_count,
+                                                      numbers_data.VALIDATION_SEED)
+    val_read = [reading.number for reading in sequence.read_lines(model, val_lines)]
+    assert metrics["val_exact_accuracy"] == pytest.approx(
+        sequence.exact_accuracy(val_read, val_labels))
+    assert not (run_dir / "backup").exists()
+
+
+@pytest.mark.slow
+def test_the_saved_reader_loads_in_plain_keras_without_digits(tiny_run):
+    run_dir, _, _ = tiny_run
+    code = (
+        "import sys, numpy as np, keras\n"
+        f"model = keras.saving.load_model({str(run_dir / 'model.keras')!r}, safe_mode=True)\n"
+        "out = model.predict(np.zeros((1, 32, 64, 1), 'float32'), verbose=0)\n"
+        "assert out.shape == (1, 16, 11), out.shape\n"
+        "assert np.allclose(out.sum(-1), 1, atol=1e-4)\n"
+        "assert not any(name.startswith('digits') for name in sys.modules)\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, cwd=run_dir)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+def test_read_lines_keeps_the_input_order_and_scores_count_exact_and_cer():
+    model = sequence.crnn(sequence.CrnnConfig(filters=[8, 16, 16], units=8, head="conv"))
+    rng = np.random.default_rng(1)
+    lines = [rng.integers(0, 255, (32, int(width)), dtype=np.uint8) for width in (300, 40, 150)]
+    alone = [sequence.decode(keras.ops.convert_to_numpy(model(numbers_data.pad_lines([line]))))[0]
+             for line in lines]
+    read = sequence.read_lines(model, lines, batch_size=1)  # read widest last, returned in order
+    assert [r.confidence for r in read] == pytest.approx([r.confidence for r in alone], rel=1e-5)
+    assert [r.number for r in read] == [r.number for r in alone]
+    assert sequence.scores(["12", "3", ""], ["12", "4", "5"]) == {
+        "exact_accuracy": pytest.approx(1 / 3), "cer": pytest.approx(2 / 4)}
+    assert sequence.is_sequence_model(model)
+    digit_model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                    keras.layers.Dense(10, activation="softmax")])
+    assert not sequence.is_sequence_model(digit_model)
