@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from digits import data, modelio, robustness
+from digits import calibration, data, modelio, robustness
 
 
 def label(path: str) -> str:
@@ -48,7 +48,8 @@ def main() -> None:
             start = time.perf_counter()
             suites[key] = robustness.build(images, labels, args.split)
             print(f"built the suite for {path} in {time.perf_counter() - start:.0f} s")
-        results[label(path)] = robustness.evaluate(modelio.load(path), suites[key])
+        results[label(path)] = robustness.evaluate(modelio.load(path), suites[key],
+                                                   calibration.unsure_below(path, None))
     if len(suites) > 1:
         print("note: the models' runs split MNIST differently: each is measured on its own "
               "validation images")

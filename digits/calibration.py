@@ -36,7 +36,8 @@ TARGET_ACCURACY = 0.99  # on readings not flagged unsure (issue 13)
 MAX_FLAGGED = 0.10  # share of readings flagged unsure at most
 TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 241))  # searched, then refined
 TEMPERATURE_LAYER = "temperature"
-OUTPUT_FILES = (modelio.MODEL_FILE, "metrics.json", "COMMAND.md")
+RUN_CONFIG = Path(".hydra") / "config.yaml"
+OUTPUT_FILES = (modelio.MODEL_FILE, "metrics.json", "COMMAND.md")  # and the run's RUN_CONFIG
 
 
 class CalibrationError(ValueError):
@@ -223,7 +224,7 @@ def run_metrics(model_path: str | Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def unsure_below(model_path: str | Path, default: float) -> float:
+def unsure_below(model_path: str | Path, default: float | None) -> float | None:
     """The calibrated low-confidence cut of the model at `model_path` (unsure_below in the
     metrics.json beside it, written by digits-calibrate), else `default`."""
     try:
@@ -272,4 +273,7 @@ def calibrate(model_path: str | Path, output: Path, command: str) -> dict:
     atomic.save_model(calibrated, output / modelio.MODEL_FILE)
     atomic.write_text(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic.write_text(output / "COMMAND.md", f"Made with:\n\n    {command}\n\nfrom `{source}`.\n")
+    run_config = source.parent / RUN_CONFIG
+    if run_config.is_file():  # the run's data and seed: DIR's evaluations draw the run's splits
+        atomic.write_text(output / RUN_CONFIG, run_config.read_text())
     return metrics

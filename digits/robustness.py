@@ -151,8 +151,24 @@ def summarise(accuracy: dict[str, float]) -> dict[str, float]:
             "worst": min(NAMES, key=accuracy.get)}
 
 
-def evaluate(model: keras.Model, suite: Suite) -> dict:
-    """Accuracy per path and corruption (an unreadable photo counts as wrong), with means."""
+def photo_calibration(model: keras.Model, suite: Suite, unsure_below: float) -> dict:
+    """A calibrated model's confidence on the photo path's clean photos that the reader read:
+    expected calibration error, the share flagged under `unsure_below`, accuracy on the rest."""
+    from digits import calibration  # it builds on this module
+
+    readable = suite.readable["photo", "clean"]
+    inputs = suite.seen["photo", "clean"][readable][..., None].astype(np.float32) / 255
+    confidence, correct = calibration.figures(model.predict(inputs, batch_size=1000, verbose=0),
+                                              suite.labels[readable])
+    return {"unsure_below": unsure_below, "images": int(readable.sum()),
+            "expected_calibration_error": calibration.expected_calibration_error(confidence,
+                                                                                 correct),
+            **calibration.flag_figures(confidence, correct, unsure_below)}
+
+
+def evaluate(model: keras.Model, suite: Suite, unsure_below: float | None = None) -> dict:
+    """Accuracy per path and corruption (an unreadable photo counts as wrong), with means; with
+    the model's `unsure_below` (digits-calibrate) also photo_calibration."""
     result = {"split": suite.split, "images": int(len(suite.labels)), "suite_seed": SUITE_SEED,
               "photo_side": PHOTO_SIDE, "held_out": sorted(corruptions.HELD_OUT),
               "severity": {n: c.severity for n, c in corruptions.CORRUPTIONS.items()}}
@@ -168,6 +184,8 @@ def evaluate(model: keras.Model, suite: Suite) -> dict:
         result[path] = {"accuracy": accuracy, **summarise(accuracy)}
         if path == "photo":
             result[path]["unreadable"] = unreadable
+    if unsure_below is not None:
+        result["photo"]["calibration"] = photo_calibration(model, suite, unsure_below)
     return result
 
 
@@ -187,6 +205,12 @@ def table(results: dict[str, dict]) -> str:
     lines += [row("mean", lambda r: r["mean"]),
               row("held-out mean *", lambda r: r["held_out_mean"]),
               row("other mean", lambda r: r["other_mean"])]
+    for label, result in results.items():
+        if "calibration" in result["photo"]:
+            fit = result["photo"]["calibration"]
+            lines.append(f"{label}: clean photos, ECE {fit['expected_calibration_error']:.4f}, "
+                         f"{fit['flagged_share']:.2%} flagged under {fit['unsure_below']:.4f}, "
+                         f"accuracy {fit['unflagged_accuracy']:.4f} on the rest")
     first = next(iter(results.values()))
     lines.append(f"* never used in training.  {first['images']} images of the {first['split']} "
                  "split; an unreadable photo counts as wrong.")
@@ -311,9 +335,11 @@ def write_outputs(result: dict, suite: Suite, out_dir: Path) -> None:
 def run(model_path: str | Path, split: str = "validation", size: int | None = None,
         out_dir: Path | None = None) -> tuple[dict, Path]:
     """Measure the model at `model_path`; write JSON, figures and TensorBoard; (result, folder)."""
+    from digits import calibration  # it builds on this module
+
     model = modelio.load(model_path)
     suite = build_for(model_path, split, size or SUITE_SIZE)
-    result = evaluate(model, suite)
+    result = evaluate(model, suite, calibration.unsure_below(model_path, None))
     result["model"] = str(modelio.resolve(model_path))
     out_dir = out_dir or output_folder(model_path, split)
     write_outputs(result, suite, out_dir)

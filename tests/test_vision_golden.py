@@ -1,0 +1,66 @@
+"""The reader's output pinned: vision.to_mnist on the sample photos in tests/data/photos must give
+exactly the 28x28 images stored in tests/data/to_mnist_golden.npz.
+
+Models are trained on what the reader makes of photos (data=handwriting) and record
+vision.PREPROCESSING_VERSION in their metrics.json. When this test fails, the reader's output has
+changed: if on purpose, bump vision.PREPROCESSING_VERSION (models trained before then see other
+inputs than they learned from) and regenerate the golden file from /work/main's root with
+
+    python tests/test_vision_golden.py
+
+then commit both. If not on purpose, the change is a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from digits import photos, vision
+from helpers import DATA, PHOTOS
+
+GOLDEN = DATA / "to_mnist_golden.npz"
+VERSION_KEY = "preprocessing_version"
+SAMPLES = sorted(path.name for path in PHOTOS.glob("*.jpg"))
+
+
+def read(name: str) -> np.ndarray:
+    return vision.to_mnist(photos.decode(PHOTOS / name))
+
+
+def regenerate() -> None:
+    np.savez_compressed(GOLDEN, **{name: read(name) for name in SAMPLES},
+                        **{VERSION_KEY: np.array(vision.PREPROCESSING_VERSION)})
+    print(f"wrote {GOLDEN} ({len(SAMPLES)} photos, preprocessing version "
+          f"{vision.PREPROCESSING_VERSION})")
+
+
+@pytest.fixture(scope="module")
+def golden():
+    with np.load(GOLDEN) as stored:
+        return {key: stored[key] for key in stored.files}
+
+
+def test_the_golden_file_is_for_this_preprocessing_version(golden):
+    assert int(golden[VERSION_KEY]) == vision.PREPROCESSING_VERSION, (
+        "vision.PREPROCESSING_VERSION changed: regenerate the golden file "
+        "(python tests/test_vision_golden.py) and commit it")
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_to_mnist_gives_exactly_the_golden_image(golden, name):
+    assert name in golden, f"{name} has no golden image: python tests/test_vision_golden.py"
+    made = read(name)
+    changed = int(np.count_nonzero(made != golden[name]))
+    assert made.dtype == np.uint8 and made.shape == (28, 28)
+    assert changed == 0, (
+        f"vision.to_mnist({name}) changed in {changed} of 784 pixels. If the reader's output "
+        "changed on purpose, bump vision.PREPROCESSING_VERSION (models record the version they "
+        "were trained with) and regenerate the golden file: python tests/test_vision_golden.py")
+
+
+if __name__ == "__main__":
+    regenerate()
+    sys.exit(0)
