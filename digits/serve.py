@@ -5,6 +5,7 @@
 FastAPI on uvicorn, one process. The page (digits/web/) is served from the package itself and
 loads nothing from elsewhere. Photos are decoded and cut into digits in threads, never in the
 event loop; the digits of concurrent requests go through the model together (digits.batching).
+A sequence model (model=crnn) reads each photo's whole line, in mode=number only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from digits import cli, modelio, photos, predict
+from digits import cli, modelio, number_reader, photos, predict, sequence
 from digits.batching import Batcher
 from digits.uploads import UploadLimit
 
@@ -55,9 +56,10 @@ class UploadError(Exception):
         self.status, self.reason = status, reason
 
 
-def prepare_upload(data: bytes, name: str, number: bool,
-                   max_pixels: int) -> tuple[predict.Reading, list[np.ndarray]]:
-    """Uploaded bytes -> (the Reading to fill in, the 28x28 digits); runs in a worker thread."""
+def prepare_upload(data: bytes, name: str, number: bool, max_pixels: int,
+                   line: bool = False) -> tuple[predict.Reading, list[np.ndarray]]:
+    """Uploaded bytes -> (the Reading to fill in, the 28x28 digits, or with `line` the line of
+    ink a sequence model reads); runs in a worker thread."""
     try:
         image = photos.decode_bytes(data, max_pixels)
     except photos.ImageTooLargeError as error:
@@ -65,7 +67,7 @@ def prepare_upload(data: bytes, name: str, number: bool,
     except (ValueError, cv2.error) as error:
         raise UploadError(422, str(error)) from None
     try:
-        return predict.prepare(image, name, number)
+        return predict.prepare(image, name, number, line)
     except Exception:  # no client file may cost a 5xx; the log keeps the trace for us
         log.exception("preparing %r failed", name)
         raise UploadError(422, "this image could not be read as handwriting") from None
@@ -87,13 +89,21 @@ def png_base64(image: np.ndarray) -> str:
 def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = True,
                max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                max_pixels: int = photos.DEFAULT_MAX_PIXELS,
-               min_confidence: float = predict.MIN_CONFIDENCE) -> FastAPI:
-    """The web app: the page at /, the API under /api, OpenAPI docs at /docs."""
+               min_confidence: float | None = None) -> FastAPI:
+    """The web app: the page at /, the API under /api, OpenAPI docs at /docs. `min_confidence`
+    None: predict.MIN_CONFIDENCE, or a sequence model's own unsure_below."""
     model_path = modelio.resolve(model_path)
     max_upload = int(max_upload_mb * 1024 * 1024)
     batcher = Batcher(lambda images: predict.classify(model, images), enabled=batching)
     workers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="digits-prepare")
-    predict.classify(model, [np.zeros((28, 28), np.uint8)])  # trace the model before serving
+    reads_lines = sequence.is_sequence_model(model)  # a whole-number reader: mode=number only
+    if reads_lines:
+        if min_confidence is None:
+            min_confidence = number_reader.unsure_below(model_path)
+        number_reader.read(model, [np.zeros((32, 64), np.uint8)])  # trace before serving
+    else:
+        min_confidence = predict.MIN_CONFIDENCE if min_confidence is None else min_confidence
+        predict.classify(model, [np.zeros((28, 28), np.uint8)])  # trace before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -109,13 +119,21 @@ def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = T
 
     async def read_upload(upload: UploadFile, number: bool, with_image: bool) -> dict:
         """One uploaded file -> one entry of `digits-predict --json`; UploadError if unreadable."""
+        if reads_lines and not number:
+            raise UploadError(422, "this server's model reads whole numbers: use mode=number")
         name = upload.filename or "upload"
         data = await upload.read()
+        loop = asyncio.get_running_loop()
         with batcher.preparing():
-            reading, boxes = await asyncio.get_running_loop().run_in_executor(
-                workers, prepare_upload, data, name, number, max_pixels)
-        probabilities = await batcher.classify(boxes)
-        reading = predict.fill_in([(reading, boxes)], probabilities, number, min_confidence)[0]
+            reading, boxes = await loop.run_in_executor(
+                workers, prepare_upload, data, name, number, max_pixels, reads_lines)
+        if reads_lines:  # one line per request: read it in a worker, off the event loop
+            lines = await loop.run_in_executor(workers, number_reader.read, model, boxes)
+            reading = predict.fill_in_lines([(reading, boxes)], lines, min_confidence)[0]
+        else:
+            probabilities = await batcher.classify(boxes)
+            reading = predict.fill_in([(reading, boxes)], probabilities, number,
+                                      min_confidence)[0]
         result = reading.to_json(number)
         if with_image and reading.image is not None:
             result["image"] = png_base64(reading.image)
@@ -155,6 +173,7 @@ def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = T
     @app.get("/api/health", summary="The model being served")
     async def health() -> dict:
         return {"status": "ok", "model": {"name": model.name, "path": str(model_path),
+                                          "reads": "numbers" if reads_lines else "digits",
                                           "parameters": int(model.count_params()),
                                           "metrics": model_metrics(model_path)},
                 "batching": batcher.enabled, "max_upload_mb": max_upload_mb,
