@@ -234,11 +234,23 @@ def unsure_below(model_path: str | Path, default: float | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) and 0 <= value <= 1 else default
 
 
+def split_source(model_path: str | Path) -> Path:
+    """The model file whose run folder says how the validation split was drawn: the model's own,
+    or for a digits-ensemble folder (which has no run config) its first member's (digits-ensemble
+    checked that the members share one split)."""
+    source = modelio.resolve(model_path)
+    if (source.parent / RUN_CONFIG).is_file():
+        return source
+    members_ = run_metrics(model_path).get("members") or [{}]
+    member = Path(members_[0].get("model", ""))
+    return member if member.is_file() and (member.parent / RUN_CONFIG).is_file() else source
+
+
 def calibrate(model_path: str | Path, output: Path, command: str) -> dict:
     """Fit, bake and write DIR/model.keras, DIR/metrics.json and DIR/COMMAND.md; the metrics."""
     model = modelio.load(model_path)
     logits_models = [logits_model(member) for member in members(model)]  # refused before work
-    images, labels, counts = validation_photos(model_path)
+    images, labels, counts = validation_photos(split_source(model_path))
     logits = member_logits(logits_models, images)
     temperature = fit_temperature(logits, labels)
     before = figures(probabilities(logits), labels)
@@ -273,7 +285,7 @@ def calibrate(model_path: str | Path, output: Path, command: str) -> dict:
     atomic.save_model(calibrated, output / modelio.MODEL_FILE)
     atomic.write_text(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic.write_text(output / "COMMAND.md", f"Made with:\n\n    {command}\n\nfrom `{source}`.\n")
-    run_config = source.parent / RUN_CONFIG
+    run_config = split_source(model_path).parent / RUN_CONFIG
     if run_config.is_file():  # the run's data and seed: DIR's evaluations draw the run's splits
         atomic.write_text(output / RUN_CONFIG, run_config.read_text())
     return metrics

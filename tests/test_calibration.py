@@ -254,3 +254,20 @@ def test_the_robustness_report_adds_the_photo_paths_calibration():
     assert "calibration" not in robustness.evaluate(model, suite)["photo"]
     assert "clean photos, ECE" in robustness.table({"small": robustness.evaluate(model, suite,
                                                                                 0.95)})
+
+
+def test_an_ensemble_is_calibrated_on_its_members_validation_split(tiny_run, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other)
+    ensemble.make([tiny_run, other], tmp_path / "ensemble")
+    assert not (tmp_path / "ensemble" / ".hydra").exists()
+    out = tmp_path / "calibrated"
+    assert calibrate.main(["--model", str(tmp_path / "ensemble"), "--output", str(out)]) == 0
+    assert (out / ".hydra" / "config.yaml").read_text() == TINY_RUN  # the members' split
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["calibration"]["suite_photos"] <= 60  # the members' 60 validation digits
+    calibrated, images = modelio.load(out), random_images()
+    assert modelio.is_ensemble(calibrated)
+    expected = tempered(modelio.load(SMALL_CNN).predict(images, verbose=0),
+                        metrics["temperature"])  # both members are the small CNN
+    np.testing.assert_allclose(calibrated.predict(images, verbose=0), expected, atol=2e-5)
