@@ -20,7 +20,6 @@ from digits import modelio, sequence, vision
 # holds no `unsure_below` calibrated on validation numbers.
 UNSURE_BELOW = 0.5
 METRICS_FILE = "metrics.json"
-PAD_MULTIPLE = 32  # numbers_data.pad_lines' default: lines are padded to a multiple of this
 
 
 def unsure_below(model_path: str | Path) -> float:
@@ -41,18 +40,9 @@ def line_of(image: np.ndarray) -> np.ndarray:
 
 
 def read(model: keras.Model, lines: list[np.ndarray]) -> list[sequence.Reading]:
-    """One Reading per line, in order (sequence.read_lines). Lines are read in groups of one
-    padded width (numbers_data.pad_lines rounds up to PAD_MULTIPLE): black padded on the right
-    changes a bidirectional model's output a little, so a line's reading must not depend on the
-    other lines read with it."""
-    groups: dict[int, list[int]] = {}
-    for index, line in enumerate(lines):
-        groups.setdefault(-(-line.shape[1] // PAD_MULTIPLE), []).append(index)
-    readings: list[sequence.Reading | None] = [None] * len(lines)
-    for indices in groups.values():
-        for index, reading in zip(indices, sequence.read_lines(model, [lines[i] for i in indices])):
-            readings[index] = reading
-    return readings
+    """One Reading per line, in order (sequence.read_lines: a line's reading does not depend on
+    the other lines read with it)."""
+    return sequence.read_lines(model, lines)
 
 
 def is_flagged(reading: sequence.Reading, threshold: float) -> bool:

@@ -9,6 +9,7 @@ and loads with plain keras.saving.load_model(path, safe_mode=True).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import keras
@@ -22,6 +23,7 @@ from digits.numbers_data import pad_lines
 BLANK = 0
 NUM_CLASSES = 11  # the blank and 10 digits
 TIME_STRIDE = 4  # input columns per output step
+PAD_MULTIPLE = 32  # lines are read padded to a multiple of this many columns
 
 
 def crnn(cfg: CrnnConfig) -> keras.Model:
@@ -148,12 +150,20 @@ def save(model: keras.Model, path) -> None:
 
 def line_probabilities(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64):
     """Yields (indices into `lines`, their (n, T, 11) probabilities), batch by batch. Lines go in
-    by width (less padding, fewer input shapes to trace), padded with numbers_data.pad_lines."""
+    by width, padded with numbers_data.pad_lines (to a multiple of PAD_MULTIPLE columns), and a
+    batch holds lines of one padded width only: black padding changes a bidirectional model's
+    output a little, so a line's reading must not depend on the lines read with it."""
+    def padded_width(i: int) -> int:
+        return -(-lines[i].shape[1] // PAD_MULTIPLE)
+
     order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        probabilities = model.predict_on_batch(pad_lines([lines[i] for i in chunk]))
-        yield chunk, np.asarray(keras.ops.convert_to_numpy(probabilities))
+    for _, same_width in itertools.groupby(order, key=padded_width):
+        same_width = list(same_width)
+        for start in range(0, len(same_width), batch_size):
+            chunk = same_width[start:start + batch_size]
+            probabilities = model.predict_on_batch(pad_lines([lines[i] for i in chunk],
+                                                             multiple=PAD_MULTIPLE))
+            yield chunk, np.asarray(keras.ops.convert_to_numpy(probabilities))
 
 
 def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
