@@ -10,6 +10,7 @@ import pytest
 from digits import cli, data, evaluate, evaluate_numbers, modelio, number_reader, numbers_data
 from digits.config import DataConfig
 from digits.sequence import Reading
+from helpers import run_cli
 
 TEST_COUNT = 24  # three numbers of each length
 
@@ -97,3 +98,23 @@ def test_beside_a_loose_model_existing_results_need_overwrite(tiny_crnn, tmp_pat
     assert evaluate.main(["--model", str(tmp_path / "reader.keras")]) == cli.USAGE
     assert "add --overwrite" in capsys.readouterr().err
     assert (tmp_path / "evaluation.json").read_text() == "mine"
+
+
+@pytest.mark.slow  # a tiny digits-train run first (about 20 s alone, more on a busy machine)
+def test_a_trained_runs_evaluation_repeats_its_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    trained = run_cli("digits.train", "data=numbers", "model=crnn", "model.filters=[8,16,16]",
+                      "model.units=16", "model.head=conv", "data.steps_per_epoch=2",
+                      "data.max_digits=3", "data.validation_count=16",
+                      f"data.test_count={TEST_COUNT}", "data.val_size=1000",
+                      "trainer.batch_size=8", "trainer.epochs=1", "trainer.verbose=0",
+                      f"hydra.run.dir={run_dir}")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    evaluated = run_cli("digits.evaluate", "--model", str(run_dir))
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    saved = json.loads((run_dir / "evaluation.json").read_text())
+    assert saved["test_exact_accuracy"] == metrics["test_exact_accuracy"]
+    assert saved["test_cer"] == pytest.approx(metrics["test_cer"], abs=1e-12)
+    assert {k: g["exact_accuracy"] for k, g in saved["by_length"].items()} == \
+        metrics["test_exact_by_length"]
