@@ -44,11 +44,23 @@ def training_stream(x: np.ndarray, y: np.ndarray, cfg: config.NumbersDataConfig,
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
 
 
+def batch_lengths(cfg: config.NumbersDataConfig, seed: int, epoch: int,
+                  step: int) -> tuple[int, int]:
+    """The lengths of batch `step` of `epoch`: two neighbouring lengths (1-2, 3-4, ...), drawn
+    in proportion to how many lengths each pair holds, so lengths stay uniform over the run and
+    little of a batch is padding (a batch is as wide as its longest number)."""
+    lengths = list(range(cfg.min_digits, cfg.max_digits + 1))
+    pairs = [lengths[i:i + 2] for i in range(0, len(lengths), 2)]
+    rng = np.random.default_rng([seed, epoch, step, 2])  # apart from the numbers' own streams
+    pair = pairs[rng.choice(len(pairs), p=[len(p) / len(lengths) for p in pairs])]
+    return pair[0], pair[-1]
+
+
 def epoch_batch(x, y, cfg: config.NumbersDataConfig, batch_size: int, seed: int, epoch: int,
                 step: int):
     """Batch `step` of `epoch`: (lines, labels, Numbers), the same for the same keys."""
     return numbers_data.batch(x, y, seed, epoch, step, batch_size, cfg.photo_fraction,
-                              (cfg.min_digits, cfg.max_digits), sequence.TIME_STRIDE)
+                              batch_lengths(cfg, seed, epoch, step), sequence.TIME_STRIDE)
 
 
 def measure(reader: keras.Model, lines: list[np.ndarray], labels: list[str]) -> dict:

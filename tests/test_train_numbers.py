@@ -74,6 +74,19 @@ def test_a_batch_is_its_epoch_and_step_so_a_resumed_stream_repeats(tmp_path):
     assert other.shape != expected.shape or not np.array_equal(other, expected)
 
 
+def test_each_batch_holds_two_neighbouring_lengths_and_a_run_all_alike():
+    cfg = compose_train(["experiment=numbers"]).data
+    drawn = [train_numbers.batch_lengths(cfg, 7, epoch, step)
+             for epoch in range(4) for step in range(200)]
+    assert set(drawn) == {(1, 2), (3, 4), (5, 6), (7, 8)}
+    counts = np.unique([pair[0] for pair in drawn], return_counts=True)[1]
+    assert counts.min() > 0.8 * counts.max()  # 200 of each expected
+    assert train_numbers.batch_lengths(cfg, 7, 2, 5) == drawn[2 * 200 + 5]
+    odd = compose_train(["data=numbers", "model=crnn", "data.min_digits=2",
+                         "data.max_digits=4"]).data
+    assert {train_numbers.batch_lengths(odd, 0, 0, step) for step in range(50)} == {(2, 3), (4, 4)}
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("numbers")
