@@ -187,7 +187,7 @@ def read_photo(index: int, digit: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def run_seed(model_path: str | Path) -> int:
-    saved = modelio.resolve(model_path).parent / ".hydra" / "config.yaml"
+    saved = modelio.resolve(model_path).parent / RUN_CONFIG
     run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
     return int(run_cfg.get("seed", robustness.DEFAULT_SEED))
 
@@ -249,6 +249,8 @@ def split_source(model_path: str | Path) -> Path:
 def calibrate(model_path: str | Path, output: Path, command: str) -> dict:
     """Fit, bake and write DIR/model.keras, DIR/metrics.json and DIR/COMMAND.md; the metrics."""
     model = modelio.load(model_path)
+    if any(layer.name.startswith(TEMPERATURE_LAYER) for layer in model.layers):
+        raise CalibrationError(f"{model.name} is calibrated already (it has a temperature layer)")
     logits_models = [logits_model(member) for member in members(model)]  # refused before work
     images, labels, counts = validation_photos(split_source(model_path))
     logits = member_logits(logits_models, images)

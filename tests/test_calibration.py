@@ -227,12 +227,16 @@ def test_calibrate_refuses_a_folder_with_files_and_the_models_own_folder(tiny_ru
     assert not (tmp_path / "new").exists()
 
 
-def test_calibrate_refuses_a_calibrated_model(tiny_run, tmp_path, capsys):
+@pytest.mark.parametrize("members", [1, 2])
+def test_calibrate_refuses_a_calibrated_model_or_ensemble(members, tmp_path, capsys):
     folder = tmp_path / "done"
     folder.mkdir()
-    calibration.with_temperature(modelio.load(SMALL_CNN), 2.0).save(folder / "model.keras")
+    model = modelio.load(SMALL_CNN)
+    model = ensemble.build([model, tiny_mlp(1)]) if members == 2 else model
+    calibration.with_temperature(model, 2.0).save(folder / "model.keras")
     assert calibrate.main(["--model", str(folder), "--output", str(tmp_path / "again")]) == 2
     assert "calibrated already" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
 
 
 def test_the_robustness_report_adds_the_photo_paths_calibration():
