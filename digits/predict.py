@@ -210,7 +210,7 @@ def table(readings: list[Reading], number: bool) -> str:
     width = max([len(r.path) for r in readings] + [4])
     lines = [f"{'file':<{width}}  {'prediction':>10}  confidence  top-3 / error"]
     for r in readings:
-        answer = r.number if number else r.digit
+        answer = (r.number or "(none)") if number else r.digit  # a line read as no digit
         if r.error:
             lines.append(f"{r.path:<{width}}  {'-':>10}  {'-':>10}  error: {r.error}")
             continue

@@ -133,3 +133,9 @@ def test_a_lines_reading_does_not_depend_on_the_lines_read_with_it(crnn):
     assert -(-narrow.shape[1] // 32) < -(-wide.shape[1] // 32)  # padded to different widths
     assert number_reader.read(crnn, [narrow, wide])[0] == number_reader.read(crnn, [narrow])[0]
     assert number_reader.read(crnn, [wide, narrow])[1] == number_reader.read(crnn, [narrow])[0]
+
+
+def test_a_line_read_as_no_digit_is_shown_as_none_and_flagged():
+    empty = predict.Reading("a.jpg", number="", digits=[], low_confidence=True, reader="sequence")
+    row = predict.table([empty], number=True).splitlines()[1]
+    assert row.split()[:2] == ["a.jpg", "(none)"] and row.endswith("(low confidence)")
