@@ -26,7 +26,8 @@ from digits import cli, evaluate, export, modelio, predict, serve, vision
 from helpers import PHOTOS, SMALL_CNN
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_FILES = (modelio.MODEL_FILE, "metrics.json", "COMMAND.md")
+# .hydra/config.yaml: the training run's config, where digits-evaluate finds its validation split
+SHIPPED_FILES = (modelio.MODEL_FILE, "metrics.json", "COMMAND.md", ".hydra/config.yaml")
 MAX_SHIPPED_BYTES = 10_000_000  # both shipped folders together (issues 13 and 14)
 PHOTO = PHOTOS / "Humor-Sans_4_0.jpg"  # a 4
 
@@ -92,6 +93,8 @@ def make_shipped_folder(folder: Path, source: Path = SMALL_CNN,
     save_without_optimizer(source, folder / modelio.MODEL_FILE)
     (folder / "metrics.json").write_text(json.dumps({"preprocessing_version": version}))
     (folder / "COMMAND.md").write_text("stand-in: tests/data/small_cnn.keras, optimizer dropped\n")
+    (folder / ".hydra").mkdir(exist_ok=True)
+    (folder / ".hydra" / "config.yaml").write_text("seed: 42\n")
     return folder
 
 
@@ -272,6 +275,7 @@ def repo_copy(target: Path) -> Path:
         else:
             (models / name).mkdir(parents=True)
             for file in SHIPPED_FILES:
+                (models / name / file).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(modelio.shipped_folder(kind) / file, models / name / file)
         (models / name / "evaluation.json").write_text("{}")  # a command's output: not shipped
     return target
