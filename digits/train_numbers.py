@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,18 +31,21 @@ READ_BATCH_SIZE = 128  # lines read at once when measuring
 
 
 def training_stream(x: np.ndarray, y: np.ndarray, cfg: config.NumbersDataConfig,
-                    batch_size: int, seed: int, first_epoch: int = 0) -> tf.data.Dataset:
-    """Batches (lines, CTC labels) of epoch first_epoch, step 0, 1, ... then the next epochs,
-    without end: fit reads data.steps_per_epoch of them per epoch (trainer.fit's
-    steps_per_epoch). Drawn one batch ahead, while the model trains on the one before."""
+                    batch_size: int, seed: int, first_epoch: int = 0,
+                    epochs: int | None = None) -> tf.data.Dataset:
+    """Batches (lines, CTC labels) of epoch first_epoch, step 0, 1, ... then the next epochs up
+    to `epochs` (None: without end): fit reads data.steps_per_epoch of them per epoch
+    (trainer.fit's steps_per_epoch). Drawn one batch ahead, while the model trains on the one
+    before; a stream that ends with the run leaves no batch being drawn when fit returns."""
     def batches():
-        for epoch in itertools.count(first_epoch):
+        last = itertools.count(first_epoch) if epochs is None else range(first_epoch, epochs)
+        for epoch in last:
             for step in range(cfg.steps_per_epoch):
                 yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step)[:2]
 
     signature = (tf.TensorSpec((None, numbers_data.LINE_HEIGHT, None, 1), tf.float32),
                  tf.TensorSpec((None, numbers_data.MAX_DIGITS), tf.int32))
-    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
+    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
 
 
 def batch_lengths(cfg: config.NumbersDataConfig, seed: int, epoch: int,
@@ -104,11 +108,12 @@ def starting_reader(cfg: config.TrainConfig) -> keras.Model:
 def compile_for_ctc(reader: keras.Model, cfg: config.TrainerConfig,
                     steps_per_epoch: int) -> keras.Model:
     """The reader's layers up to the logits, compiled with Keras' CTC loss and the trainer's
-    optimiser. Not jit-compiled unless asked: every batch width would compile again."""
+    optimiser. Not jit-compiled unless asked: every batch width would compile again. Steps per
+    compiled call divide the epoch: a call never reads into the next epoch's batches."""
     trainable = keras.Model(reader.input, reader.get_layer("logits").output, name="crnn_logits")
     trainable.compile(optimizer=trainer.make_optimizer(cfg, steps_per_epoch),
                       loss=keras.losses.CTC(), jit_compile=bool(cfg.jit_compile),
-                      steps_per_execution=cfg.steps_per_execution)
+                      steps_per_execution=math.gcd(cfg.steps_per_execution, steps_per_epoch))
     return trainable
 
 
@@ -157,7 +162,8 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     resume = backup.last_good_state(run_dir)
     x_train, y_train = numbers_data.split_arrays(splits, "train")
     stream = training_stream(x_train, y_train, cfg.data, cfg.trainer.batch_size, cfg.seed,
-                             first_epoch=resume.epoch if resume else 0)
+                             first_epoch=resume.epoch if resume else 0,
+                             epochs=cfg.trainer.epochs)
     with trainer.precision(cfg.trainer):
         reader = starting_reader(cfg)
         trainable = compile_for_ctc(reader, cfg.trainer, cfg.data.steps_per_epoch)
