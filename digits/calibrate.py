@@ -1,11 +1,14 @@
-"""Prepare a trained single-digit model for shipping: `digits-calibrate --model RUN --output DIR`.
+"""Prepare a trained model for shipping: `digits-calibrate --model RUN --output DIR`.
 
-Fits a temperature on the validation photo path (every validation digit photographed and read
-back as digits-predict reads a photo; never the test split), bakes it into the model with
-built-in Keras layers (Rescaling, Softmax), and chooses the confidence below which a reading is
-flagged unsure. DIR gets model.keras (no optimizer state), metrics.json (the run's metrics plus
-temperature, unsure_below, the validation figures before and after) and COMMAND.md. The logic is
-digits/calibration.py's; docs/robustness.md explains it.
+A single-digit model: fits a temperature on the validation photo path (every validation digit
+photographed and read back as digits-predict reads a photo; never the test split), bakes it into
+the model with built-in Keras layers (Rescaling, Softmax), and chooses the confidence below which
+a reading is flagged unsure. A sequence model (whole numbers): no temperature (its confidence is
+a CTC probability of the whole number), only the whole-number confidence below which a reading
+is flagged, chosen on fixed validation numbers. DIR gets model.keras (no optimizer state),
+metrics.json (the run's metrics plus unsure_below, the temperature, the validation figures) and
+COMMAND.md. The logic is digits/calibration.py's and digits/number_calibration.py's;
+docs/robustness.md and docs/numbers.md explain it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from digits import cli
 EXAMPLES = """\
   digits-calibrate --model outputs/2026-01-01/12-00-00 --output shipped/digit_reader
   digits-calibrate --model ensembles/two --output ensembles/two_calibrated
+  digits-calibrate --model outputs/numbers_run --output shipped/number_reader
   digits-predict --model shipped/digit_reader photo.jpg"""
 
 PROG = "digits-calibrate"
@@ -35,7 +39,7 @@ def build_parser() -> cli.Parser:
 
 
 def command(args, argv: list[str]) -> int:
-    from digits import calibration, data, modelio
+    from digits import calibration, data, modelio, number_calibration, sequence
 
     model_path = cli.model_path(PROG, args)
     cli.refuse_existing(args.output, args.overwrite, "--output")
@@ -46,12 +50,30 @@ def command(args, argv: list[str]) -> int:
     if args.output.resolve() == source.parent.resolve():
         raise cli.CommandError("--output must not be the model's own folder: the calibrated "
                                "model goes beside, never over, the model it came from")
+    made_with = shlex.join([PROG, *argv])
     try:
-        metrics = calibration.calibrate(model_path, args.output, shlex.join([PROG, *argv]))
+        model = modelio.load(model_path)
+        if sequence.is_sequence_model(model):
+            metrics = number_calibration.calibrate(model_path, args.output, made_with, model)
+            report = report_numbers
+        else:
+            metrics = calibration.calibrate(model_path, args.output, made_with, model)
+            report = report_digits
     except (modelio.ModelLoadError, calibration.CalibrationError) as error:
         raise cli.CommandError(str(error)) from None
     except data.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None
+    report(metrics)
+    fit = metrics["calibration"]
+    if not fit["target_met"]:
+        print(f"{PROG}: no cut leaves accuracy >= {fit['target_accuracy']} with at most "
+              f"{fit['max_flagged']:.0%} flagged: this is the best trade-off within "
+              f"{fit['max_flagged']:.0%}", file=sys.stderr)
+    print(f"wrote {', '.join(calibration.OUTPUT_FILES)} in {args.output}")
+    return cli.OK
+
+
+def report_digits(metrics: dict) -> None:
     fit = metrics["calibration"]
     print(f"temperature {metrics['temperature']:.4f}  (NLL {fit['nll_before']:.4f} -> "
           f"{fit['nll_after']:.4f} on {fit['images']} validation photos, "
@@ -59,12 +81,15 @@ def command(args, argv: list[str]) -> int:
     print(f"ECE {fit['ece_before']:.4f} -> {fit['ece_after']:.4f}   accuracy {fit['accuracy']:.4f}")
     print(f"unsure below {metrics['unsure_below']:.4f}: {fit['flagged_share']:.2%} flagged, "
           f"accuracy {fit['unflagged_accuracy']:.4f} on the others")
-    if not fit["target_met"]:
-        print(f"{PROG}: no cut leaves accuracy >= {fit['target_accuracy']} with at most "
-              f"{fit['max_flagged']:.0%} flagged: this is the best trade-off within "
-              f"{fit['max_flagged']:.0%}", file=sys.stderr)
-    print(f"wrote {', '.join(calibration.OUTPUT_FILES)} in {args.output}")
-    return cli.OK
+
+
+def report_numbers(metrics: dict) -> None:
+    fit = metrics["calibration"]
+    print(f"sequence model: no temperature (its confidence is the whole number's CTC "
+          f"probability); {fit['numbers']} validation numbers, exact {fit['exact_accuracy']:.4f}, "
+          f"ECE {fit['expected_calibration_error']:.4f}")
+    print(f"unsure below {metrics['unsure_below']:.4f}: {fit['flagged_share']:.2%} flagged, "
+          f"exact {fit['unflagged_accuracy']:.4f} on the others")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,23 +95,29 @@ def flag_figures(confidence: np.ndarray, correct: np.ndarray, unsure_below: floa
 
 
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray,
-                     target: float = TARGET_ACCURACY, max_flagged: float = MAX_FLAGGED) -> dict:
+                     target: float = TARGET_ACCURACY, max_flagged: float = MAX_FLAGGED,
+                     always_flagged: np.ndarray | None = None) -> dict:
     """The lowest cut (readings below it flagged) leaving accuracy >= target on the others with
     at most max_flagged flagged. If there is none, the cut within max_flagged that leaves the
-    highest accuracy (`target_met` False). Cuts are 0 (nothing flagged) and each confidence."""
-    order = np.argsort(confidence, kind="stable")
-    confidence, correct = np.asarray(confidence)[order], np.asarray(correct, float)[order]
+    highest accuracy (`target_met` False). Cuts are 0 (nothing flagged) and each confidence.
+    `always_flagged` marks readings flagged whatever the cut (a sequence model's line read as
+    no digit: number_reader.is_flagged); they count as flagged at every cut, 0 included."""
+    n = len(confidence)
+    forced = np.zeros(n, bool) if always_flagged is None else np.asarray(always_flagged, bool)
+    order = np.argsort(np.asarray(confidence)[~forced], kind="stable")
+    confidence = np.asarray(confidence)[~forced][order]
+    correct = np.asarray(correct, float)[~forced][order]
     cuts, first = np.unique(confidence, return_index=True)  # flagging `first[i]` readings
     cuts, first = np.concatenate([[0.0], cuts]), np.concatenate([[0], first])
-    n = len(confidence)
     right_above = correct.sum() - np.concatenate([[0.0], np.cumsum(correct)])[first]
-    kept_accuracy = right_above / np.maximum(n - first, 1)
-    flagged_share = first / n
-    allowed = flagged_share <= max_flagged
-    meets = allowed & (kept_accuracy >= target)
+    kept_accuracy = right_above / np.maximum(len(confidence) - first, 1)
+    flagged_share = (first + forced.sum()) / n
+    within = flagged_share <= max_flagged
+    meets = within & (kept_accuracy >= target)
     if meets.any():
         chosen = int(np.argmax(meets))  # the first, i.e. the lowest cut
-    else:
+    else:  # if those flagged anyway exceed the budget already, flag no more
+        allowed = within if within.any() else first == 0
         chosen = int(np.flatnonzero(allowed)[np.argmax(kept_accuracy[allowed])])
     return {"unsure_below": float(cuts[chosen]), "flagged_share": float(flagged_share[chosen]),
             "unflagged_accuracy": float(kept_accuracy[chosen]), "target_met": bool(meets.any()),
@@ -246,9 +252,11 @@ def split_source(model_path: str | Path) -> Path:
     return member if member.is_file() and (member.parent / RUN_CONFIG).is_file() else source
 
 
-def calibrate(model_path: str | Path, output: Path, command: str) -> dict:
-    """Fit, bake and write DIR/model.keras, DIR/metrics.json and DIR/COMMAND.md; the metrics."""
-    model = modelio.load(model_path)
+def calibrate(model_path: str | Path, output: Path, command: str,
+              model: keras.Model | None = None) -> dict:
+    """Fit, bake and write DIR/model.keras, DIR/metrics.json and DIR/COMMAND.md; the metrics.
+    `model`: the model at model_path, if loaded already."""
+    model = model or modelio.load(model_path)
     if any(layer.name.startswith(TEMPERATURE_LAYER) for layer in model.layers):
         raise CalibrationError(f"{model.name} is calibrated already (it has a temperature layer)")
     logits_models = [logits_model(member) for member in members(model)]  # refused before work

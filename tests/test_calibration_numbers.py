@@ -1,0 +1,174 @@
+"""digits-calibrate with a sequence model: no temperature, unsure_below chosen on the run's fixed
+validation numbers by the single-digit models' rule, the model copied beside it (plumbing: the
+tiny untrained CRNN reads nonsense)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+from digits import calibrate, calibration, modelio, number_calibration, number_reader, sequence
+
+TINY_NUMBERS_RUN = """data:
+  source: numbers
+  path: null
+  val_size: 60
+  train_size: 100
+  test_size: 60
+  validation_count: 12
+model:
+  name: crnn
+seed: 0
+"""
+
+
+def readings(numbers: list[str], confidences) -> list[sequence.Reading]:
+    return [sequence.Reading(number, (confidence,) * len(number), float(confidence))
+            for number, confidence in zip(numbers, confidences)]
+
+
+# --- the rule ---------------------------------------------------------------------------------
+def test_lines_read_as_nothing_count_as_flagged_at_every_cut():
+    # 100 readings: 4 read as nothing (flagged whatever the cut), 96 read at 0.01 .. 0.96; the
+    # 3 least confident of those are wrong, so flagging them too leaves 93 exact of 93.
+    confidence = np.concatenate([np.full(4, 0.99), np.arange(1, 97) / 100])
+    correct = np.concatenate([np.zeros(4, bool), np.arange(96) >= 3])
+    nothing = np.arange(100) < 4
+    chosen = calibration.choose_threshold(confidence, correct, always_flagged=nothing)
+    assert chosen["unsure_below"] == 0.04
+    assert chosen["flagged_share"] == pytest.approx(0.07)
+    assert chosen["unflagged_accuracy"] == 1.0 and chosen["target_met"]
+    # without the mask their high confidence would keep them: no cut within 10 % reaches 0.99
+    assert not calibration.choose_threshold(confidence, correct)["target_met"]
+
+
+def test_too_many_lines_read_as_nothing_flag_nothing_more_and_miss_the_target():
+    confidence = np.linspace(0.5, 1.0, 100)
+    correct = np.arange(100) >= 20
+    nothing = np.arange(100) < 15  # 15 % flagged before any cut: over the 10 % budget
+    chosen = calibration.choose_threshold(confidence, correct, always_flagged=nothing)
+    assert not chosen["target_met"]
+    assert chosen["unsure_below"] == 0.0 and chosen["flagged_share"] == pytest.approx(0.15)
+    assert chosen["unflagged_accuracy"] == pytest.approx(80 / 85)
+
+
+def test_the_chosen_cut_flags_exactly_what_digits_predict_flags():
+    rng = np.random.default_rng(3)
+    labels = [str(n) for n in rng.integers(0, 10**6, 500)]
+    confidence = rng.uniform(0, 1, 500)
+    # misread: most of the least confident, and a few others
+    numbers = [label[:-1] or "7" if c < 0.05 or rng.random() < 0.004 else label
+               for label, c in zip(labels, confidence)]
+    numbers[:7] = [""] * 7  # read as no digit
+    read = readings(numbers, confidence)
+    fit = number_calibration.flags(read, labels)
+    flagged = np.array([number_reader.is_flagged(r, fit["unsure_below"]) for r in read])
+    exact = np.array([r.number == t for r, t in zip(read, labels)])
+    assert fit["flagged_share"] == pytest.approx(flagged.mean())
+    assert fit["unflagged_accuracy"] == pytest.approx(exact[~flagged].mean())
+    assert fit["exact_accuracy"] == pytest.approx(exact.mean())
+    assert fit["target_met"] and 0 < fit["unsure_below"] < 0.2
+    assert fit["unflagged_accuracy"] >= 0.99 and fit["flagged_share"] <= 0.10
+    # the lowest such cut: the next lower one leaves the rest less than 0.99 exact
+    read_something = np.array([bool(n) for n in numbers])
+    lower = confidence[read_something & (confidence < fit["unsure_below"])].max()
+    kept = ~np.array([number_reader.is_flagged(r, lower) for r in read])
+    assert exact[kept].mean() < 0.99
+
+
+# --- the command ------------------------------------------------------------------------------
+@pytest.fixture
+def numbers_run(tiny_crnn, tmp_path, monkeypatch):
+    """A run folder holding the tiny CRNN, 'trained' on tiny splits of MNIST (as its config
+    says), calibrated on 24 validation numbers."""
+    monkeypatch.setattr(number_calibration, "VALIDATION_NUMBERS", 24)
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    shutil.copy(tiny_crnn, run / "model.keras")
+    (run / ".hydra" / "config.yaml").write_text(TINY_NUMBERS_RUN)
+    (run / "metrics.json").write_text(json.dumps({"test_exact_accuracy": 0.25,
+                                                  "preprocessing_version": 1}))
+    return run
+
+
+PLAIN_KERAS = """
+import sys, keras, numpy as np
+model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+assert not any(name.startswith("digits") for name in sys.modules), "digits was imported"
+assert not getattr(model, "optimizer", None)
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+"""
+
+
+def test_calibrate_a_sequence_model_writes_its_cut_the_model_and_the_run_config(
+        numbers_run, tmp_path, capsys):
+    out = tmp_path / "calibrated"
+    argv = ["--model", str(numbers_run), "--output", str(out)]
+    assert calibrate.main(argv) == 0
+    printed = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_exact_accuracy"] == 0.25  # the run's own metrics are kept
+    assert "temperature" not in metrics
+    assert metrics["source"] == str(numbers_run)
+    assert metrics["command"] == "digits-calibrate " + " ".join(argv)
+    assert metrics["preprocessing_version"] == 1
+    assert str(numbers_run) in (out / "COMMAND.md").read_text()
+    assert (out / ".hydra" / "config.yaml").read_text() == TINY_NUMBERS_RUN
+    fit = metrics["calibration"]
+    assert fit["numbers"] == 24 and metrics["unsure_below"] == fit["unsure_below"]
+    # the figures are those of the run's validation numbers read as digits-predict reads them
+    lines, labels = number_calibration.validation_numbers(numbers_run)
+    assert len(lines) == 24
+    read = number_reader.read(modelio.load(numbers_run), lines)
+    flagged = [number_reader.is_flagged(r, metrics["unsure_below"]) for r in read]
+    assert fit["flagged_share"] == pytest.approx(np.mean(flagged))
+    assert fit["exact_accuracy"] == np.mean([r.number == t for r, t in zip(read, labels)])
+    assert f"{metrics['unsure_below']:.4f}" in printed.out
+    if not fit["target_met"]:  # an untrained model: the best trade-off, said on stderr
+        assert "best trade-off" in printed.err
+    # digits-predict --number and digits-evaluate take the cut from DIR
+    assert number_reader.unsure_below(out) == metrics["unsure_below"]
+    # the model is the run's, uncompiled, and plain Keras loads it
+    images = np.random.default_rng(0).uniform(0, 1, (2, 32, 96, 1)).astype("float32")
+    np.save(tmp_path / "lines.npy", images)
+    subprocess.run([sys.executable, "-c", PLAIN_KERAS, str(out / "model.keras"),
+                    str(tmp_path / "lines.npy"), str(tmp_path / "out.npy")],
+                   check=True, cwd=tmp_path, timeout=300)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
+                               modelio.load(numbers_run).predict(images, verbose=0), atol=1e-6)
+    with zipfile.ZipFile(out / "model.keras") as archive, \
+            archive.open("model.weights.h5") as file:
+        names = []
+        h5py.File(file, "r").visit(names.append)
+    assert names and not [name for name in names if "optimizer" in name]
+
+
+def test_a_calibrated_sequence_model_is_not_calibrated_again(numbers_run, tmp_path, capsys):
+    (numbers_run / "metrics.json").write_text(json.dumps({"unsure_below": 0.4,
+                                                          "calibration": {}}))
+    assert calibrate.main(["--model", str(numbers_run), "--output", str(tmp_path / "again")]) == 2
+    assert "calibrated already" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+
+
+def test_a_sequence_model_whose_run_drew_no_numbers_is_refused(numbers_run, tmp_path, capsys):
+    (numbers_run / ".hydra" / "config.yaml").write_text("data:\n  source: npz\nseed: 0\n")
+    assert calibrate.main(["--model", str(numbers_run), "--output", str(tmp_path / "out")]) == 2
+    assert "not data=numbers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_calibrate_refuses_a_taken_output_for_a_sequence_model(numbers_run, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    assert calibrate.main(["--model", str(numbers_run), "--output", str(taken)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert sorted(p.name for p in taken.iterdir()) == ["notes.txt"]
