@@ -19,7 +19,9 @@ from omegaconf import OmegaConf
 from digits import cli
 
 # val_accuracy: the validation accuracy of the saved model; older runs only have the best epoch's.
-VALIDATION_KEYS = ("val_accuracy", "best_val_accuracy")
+# A whole-number run (data=numbers) has exact-number accuracies in their place.
+VALIDATION_KEYS = ("val_accuracy", "best_val_accuracy", "val_exact_accuracy",
+                   "best_val_exact_accuracy")
 COLUMNS = ("val_accuracy", "test_accuracy", "inverted_test_accuracy", "epochs", "train_seconds")
 
 
@@ -38,7 +40,9 @@ def collect(sweep_dir: Path) -> list[dict]:
         rows.append({"run": job.name, "folder": str(job), "overrides": overrides,
                      "status": "done" if metrics else "failed or unfinished",
                      **{key: metrics.get(key) for key in COLUMNS},
-                     "val_accuracy": validation_accuracy(metrics)})
+                     "val_accuracy": validation_accuracy(metrics),
+                     "test_accuracy": metrics.get("test_accuracy",
+                                                  metrics.get("test_exact_accuracy"))})
     return rows
 
 

@@ -165,3 +165,17 @@ def test_read_lines_keeps_the_input_order_and_scores_count_exact_and_cer():
     digit_model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                                     keras.layers.Dense(10, activation="softmax")])
     assert not sequence.is_sequence_model(digit_model)
+
+
+def test_the_sweep_report_ranks_number_runs_by_validation_exact_accuracy(tmp_path):
+    from digits import report
+    for index, (val, test) in enumerate([(0.5, 0.9), (0.8, 0.7)]):
+        job = tmp_path / str(index)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(f"- model.units={16 * (index + 1)}\n")
+        (job / "metrics.json").write_text(json.dumps(
+            {"val_exact_accuracy": val, "best_val_exact_accuracy": val + 0.01,
+             "test_exact_accuracy": test, "epochs": 2, "train_seconds": 1.0}))
+    ranked = report.ranked(report.collect(tmp_path))
+    assert [(row["run"], row["val_accuracy"], row["test_accuracy"]) for row in ranked] == [
+        ("1", 0.8, 0.7), ("0", 0.5, 0.9)]
