@@ -32,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from digits import cli, modelio, number_reader, photos, predict, sequence
+from digits import calibration, cli, modelio, number_reader, photos, predict, sequence
 from digits.batching import Batcher
 from digits.uploads import UploadLimit
 
@@ -91,7 +91,8 @@ def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = T
                max_pixels: int = photos.DEFAULT_MAX_PIXELS,
                min_confidence: float | None = None) -> FastAPI:
     """The web app: the page at /, the API under /api, OpenAPI docs at /docs. `min_confidence`
-    None: predict.MIN_CONFIDENCE, or a sequence model's own unsure_below."""
+    None: the model's own unsure_below (digits-calibrate), else predict.MIN_CONFIDENCE for a
+    digit model, number_reader.UNSURE_BELOW for a sequence model."""
     model_path = modelio.resolve(model_path)
     max_upload = int(max_upload_mb * 1024 * 1024)
     batcher = Batcher(lambda images: predict.classify(model, images), enabled=batching)
@@ -102,7 +103,8 @@ def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = T
             min_confidence = number_reader.unsure_below(model_path)
         number_reader.read(model, [np.zeros((32, 64), np.uint8)])  # trace before serving
     else:
-        min_confidence = predict.MIN_CONFIDENCE if min_confidence is None else min_confidence
+        if min_confidence is None:
+            min_confidence = calibration.unsure_below(model_path, predict.MIN_CONFIDENCE)
         predict.classify(model, [np.zeros((28, 28), np.uint8)])  # trace before serving
 
     @asynccontextmanager

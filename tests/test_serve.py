@@ -83,6 +83,22 @@ def test_health_names_the_model_its_parameters_and_metrics(client, model, tmp_pa
             "test_accuracy": 0.9881}
 
 
+def test_a_calibrated_models_unsure_below_flags_readings_unless_overridden(client, model,
+                                                                          tmp_path):
+    photo = jpeg("Humor-Sans_4_0.jpg")
+    default = upload(client, photo).json()
+    assert default["confidence"] >= 0.6 and not default["low_confidence"]  # MIN_CONFIDENCE
+    run = tmp_path / "calibrated"
+    run.mkdir()
+    (run / "model.keras").write_bytes(SMALL_CNN.read_bytes())
+    cut = min(1.0, default["confidence"] + 1e-3)  # as digits-calibrate writes it
+    (run / "metrics.json").write_text(json.dumps({"unsure_below": cut}))
+    with TestClient(serve.create_app(model, run)) as calibrated:
+        assert upload(calibrated, photo).json()["low_confidence"]
+    with TestClient(serve.create_app(model, run, min_confidence=0.5)) as overridden:
+        assert not upload(overridden, photo).json()["low_confidence"]
+
+
 def test_the_page_its_files_and_the_api_docs_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
