@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 
 from digits import atomic, modelio, reader_data, robustness, vision
 
-BINS = 15  # expected calibration error: equal-width confidence bins, as digits-evaluate
+BINS = 15  # expected calibration error: equal-width confidence bins (digits-evaluate's too)
 TARGET_ACCURACY = 0.99  # on readings not flagged unsure (issue 13)
 MAX_FLAGGED = 0.10  # share of readings flagged unsure at most
 TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 241))  # searched, then refined
@@ -77,14 +77,22 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(grid[int(np.argmin([nll(member_logits, labels, t) for t in grid]))])
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
-                               bins: int = BINS) -> float:
-    """Sum over equal-width confidence bins of |accuracy - mean confidence| x the bin's share."""
-    index = np.minimum((np.asarray(confidence) * bins).astype(int), bins - 1)
+def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS):
+    """(expected calibration error, per-bin accuracy, per-bin mean confidence, per-bin count)
+    over equal-width confidence bins: the ECE sums |accuracy - mean confidence| x the bin's
+    share; digits-evaluate draws the bins as a reliability diagram."""
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, float)
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
     count = np.bincount(index, minlength=bins)
     accuracy = np.bincount(index, weights=correct, minlength=bins) / np.maximum(count, 1)
     mean_confidence = np.bincount(index, weights=confidence, minlength=bins) / np.maximum(count, 1)
-    return float(np.sum(count / len(confidence) * np.abs(accuracy - mean_confidence)))
+    ece = float(np.sum(count / len(confidence) * np.abs(accuracy - mean_confidence)))
+    return ece, accuracy, mean_confidence, count
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
+                               bins: int = BINS) -> float:
+    return reliability_bins(confidence, correct, bins)[0]
 
 
 def flag_figures(confidence: np.ndarray, correct: np.ndarray, unsure_below: float) -> dict:

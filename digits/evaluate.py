@@ -23,9 +23,9 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from digits import atomic, cli, data, evaluate_numbers, modelio, pipeline, plots, sequence
+from digits.calibration import reliability_bins
 from digits.config import DataConfig, data_config
 
-CALIBRATION_BINS = 15
 GALLERY_SIZE = 24
 BATCH_SIZE = 512
 
@@ -50,16 +50,6 @@ def per_class_scores(confusion: np.ndarray) -> dict[str, dict[str, float]]:
             for digit in range(10)}
 
 
-def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS):
-    """(expected calibration error, per-bin accuracy, per-bin mean confidence, per-bin count)."""
-    index = np.minimum((confidence * bins).astype(int), bins - 1)
-    count = np.bincount(index, minlength=bins)
-    accuracy = np.bincount(index, weights=correct, minlength=bins) / np.maximum(count, 1)
-    mean_confidence = np.bincount(index, weights=confidence, minlength=bins) / np.maximum(count, 1)
-    ece = float(np.sum(count / len(confidence) * np.abs(accuracy - mean_confidence)))
-    return ece, accuracy, mean_confidence, count
-
-
 def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
     """Every figure of merit for uint8 `images`; plus the arrays the plots need under `_arrays`."""
     probabilities = predict_probabilities(model, images)
@@ -69,7 +59,7 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict
     true_probability = probabilities[np.arange(len(labels)), labels.astype(int)]
     inverted = predict_probabilities(model, pipeline.invert(images)).argmax(axis=1)
     confusion = confusion_matrix(labels, predicted)
-    ece, bin_accuracy, bin_confidence, bin_count = calibration(confidence, correct.astype(float))
+    ece, bin_accuracy, bin_confidence, bin_count = reliability_bins(confidence, correct)
     return {
         "test_accuracy": float(correct.mean()),
         "test_loss": float(-np.mean(np.log(np.clip(true_probability, 1e-7, 1.0)))),

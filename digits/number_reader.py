@@ -8,29 +8,23 @@ numbers by cutting the ink into connected components (vision.number_to_mnist).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from digits import modelio, sequence, vision
+from digits import calibration, sequence, vision
 
 # The whole-number confidence under which a reading is flagged when the model's metrics.json
 # holds no `unsure_below` calibrated on validation numbers.
 UNSURE_BELOW = 0.5
-METRICS_FILE = "metrics.json"
 
 
 def unsure_below(model_path: str | Path) -> float:
     """The flagging threshold of the model at `model_path`: `unsure_below` from the metrics.json
-    beside it (its run folder, or the shipped model's folder), else UNSURE_BELOW."""
-    try:
-        metrics = json.loads((modelio.resolve(model_path).parent / METRICS_FILE).read_text())
-    except (OSError, ValueError, modelio.ModelLoadError):
-        return UNSURE_BELOW
-    value = metrics.get("unsure_below") if isinstance(metrics, dict) else None
-    return float(value) if isinstance(value, (int, float)) and 0 <= value <= 1 else UNSURE_BELOW
+    beside it (its run folder, or the shipped model's folder; digits-calibrate writes it), else
+    UNSURE_BELOW."""
+    return calibration.unsure_below(model_path, UNSURE_BELOW)
 
 
 def line_of(image: np.ndarray) -> np.ndarray:

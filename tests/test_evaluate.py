@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from digits import data, evaluate, modelio
+from digits import calibration, data, evaluate, modelio
 from helpers import SMOKE, run_cli, scores
 
 
@@ -51,11 +51,12 @@ def test_metrics_from_a_known_confusion():
 def test_expected_calibration_error():
     confidence = np.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
     correct = np.array([1, 1, 1, 0, 1, 0], dtype=float)
-    ece, accuracy, mean_confidence, count = evaluate.calibration(confidence, correct, bins=10)
+    ece, accuracy, mean_confidence, count = calibration.reliability_bins(confidence, correct,
+                                                                         bins=10)
     # bin 0.9-1.0: accuracy 0.75 vs 0.95; bin 0.5-0.6: 0.5 vs 0.55
     assert ece == pytest.approx(4 / 6 * 0.2 + 2 / 6 * 0.05)
     assert count.sum() == 6 and accuracy[9] == 0.75
-    assert evaluate.calibration(np.ones(4), np.ones(4))[0] == 0.0
+    assert calibration.reliability_bins(np.ones(4), np.ones(4))[0] == 0.0
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip", None])
