@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from helpers import compose_train, run_cli
-from digits import data, numbers_data, sequence, train_numbers, trainer, vision
+from digits import backup, data, numbers_data, sequence, train_numbers, trainer, vision
 from digits.config import ConfigError
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
@@ -179,3 +179,27 @@ def test_the_sweep_report_ranks_number_runs_by_validation_exact_accuracy(tmp_pat
     ranked = report.ranked(report.collect(tmp_path))
     assert [(row["run"], row["val_accuracy"], row["test_accuracy"]) for row in ranked] == [
         ("1", 0.8, 0.7), ("0", 0.5, 0.9)]
+
+
+@pytest.mark.slow
+def test_a_run_stopped_after_its_first_epoch_resumes_to_the_same_results(tiny_run, tmp_path,
+                                                                         monkeypatch):
+    """Stopped right after epoch 1 was backed up, then started again in the same folder: the
+    history and metrics are the uninterrupted run's (the second epoch's batches included)."""
+    uninterrupted_dir, cfg, uninterrupted = tiny_run
+    backed_up = backup.Backup.on_epoch_end
+
+    def stop_after_the_first(self, epoch, logs=None):
+        backed_up(self, epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(backup.Backup, "on_epoch_end", stop_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        train_numbers.run_training(cfg, tmp_path)
+    monkeypatch.undo()
+    assert backup.backed_up_epochs(tmp_path) == 1 and not (tmp_path / "metrics.json").exists()
+    resumed = train_numbers.run_training(cfg, tmp_path)
+    assert (tmp_path / "history.csv").read_text() == \
+        (uninterrupted_dir / "history.csv").read_text()
+    assert {**resumed, "train_seconds": 0} == {**uninterrupted, "train_seconds": 0}
