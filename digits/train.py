@@ -6,7 +6,6 @@ compose (Hydra) -> data -> pipeline -> model -> fit -> evaluate -> artefacts in 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from digits import (atomic, augment, backup, config, data, distribute, evaluate, hparams,
+from digits import (atomic, augment, backup, config, data, distribute, evaluate,
                     keras_compat, modelio, models, pipeline, plots, train_numbers, trainer,
                     vision)
 from digits.runs import RunFolderError, claim_run_folder
@@ -103,13 +102,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     # The augmentation is not saved as a model: its fused RandomAffine is digits' own layer, which
     # plain Keras cannot load; .hydra/config.yaml describes it and plots/augmentation.png shows it.
     save_figures(run_dir, history, augmentation, splits, test)
-    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()
-                               if isinstance(value, (int, float))})
-    # metrics.json last: its presence marks the run as finished; then the backup can go.
-    atomic.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    backup.remove(run_dir)
-    for folder in (run_dir, run_dir / "checkpoints"):
-        atomic.remove_partial_files(folder)
+    trainer.finish_run(run_dir, cfg, metrics)
     return metrics
 
 

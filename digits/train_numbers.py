@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import math
 from collections import defaultdict
@@ -22,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import (atomic, backup, config, data, hparams, keras_compat, modelio, numbers_data,
+from digits import (atomic, backup, config, data, keras_compat, modelio, numbers_data,
                     sequence, trainer, vision)
 
 log = logging.getLogger("digits.train")
@@ -190,13 +189,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "preprocessing_version": vision.PREPROCESSING_VERSION,
     }
     atomic.save_model(reader, run_dir / "model.keras")
-    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()
-                               if isinstance(value, (int, float))})
-    # metrics.json last: its presence marks the run as finished; then the backup can go.
-    atomic.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    backup.remove(run_dir)
-    for folder in (run_dir, run_dir / "checkpoints"):
-        atomic.remove_partial_files(folder)
+    trainer.finish_run(run_dir, cfg, metrics)
     return metrics
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 import signal
@@ -16,7 +17,7 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from digits import atomic, backup, keras_compat, modelio, pipeline
+from digits import atomic, backup, hparams, keras_compat, modelio, pipeline
 from digits.config import Optimizer, Schedule, TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -304,3 +305,15 @@ def kept_weights(cfg: TrainerConfig, history: dict[str, list[float]]) -> tuple[s
     if cfg.early_stopping.enabled and cfg.early_stopping.restore_best_weights:
         return "best_epoch", best_epoch(history, cfg.early_stopping.monitor)
     return "last_epoch", last
+
+
+def finish_run(run_dir: Path, cfg, metrics: dict) -> None:
+    """The end of a run whose model.keras is saved: its metrics for TensorBoard's HParams, then
+    metrics.json (last: its presence marks the run as finished), then the backup and any
+    partial files go."""
+    hparams.log(run_dir, cfg, {key: float(value) for key, value in metrics.items()
+                               if isinstance(value, (int, float))})
+    atomic.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    backup.remove(run_dir)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        atomic.remove_partial_files(folder)
