@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from hydra import compose, initialize_config_module
 
 from digits import config
@@ -40,6 +41,16 @@ def compose_train(overrides: list[str] = ()) -> config.TrainConfig:
     with initialize_config_module("digits.conf", version_base="1.3"):
         cfg = compose("train", overrides=list(overrides))
     return config.to_objects(cfg)
+
+
+def usage_error(main, argv: list[str], capsys) -> str:
+    """The one stderr line of `main(argv)` stopping with exit 2 (argparse's or the tool's)."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    return error
 
 
 def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 300, env=None):

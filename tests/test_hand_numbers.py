@@ -12,6 +12,7 @@ import pytest
 
 from digits import hand_numbers, handwriting, hands
 from digits.numbers_data import SPACINGS
+from helpers import usage_error
 
 
 def photos_of(folder):
@@ -108,11 +109,8 @@ def test_a_pair_placed_with_a_spacing_has_it_in_its_ink(wanted):
 ])
 def test_bad_arguments_are_one_line_and_exit_2_and_write_nothing(tmp_path, capsys, arguments,
                                                                   message):
-    with pytest.raises(SystemExit) as stop:
-        handwriting.main([str(tmp_path / "out"), *arguments])
-    assert stop.value.code == 2
-    error = capsys.readouterr().err
-    assert error.startswith(f"digits-handwriting: {message}") and error.count("\n") == 1
+    error = usage_error(handwriting.main, [str(tmp_path / "out"), *arguments], capsys)
+    assert error.startswith(f"digits-handwriting: {message}")
     assert not (tmp_path / "out").exists()
 
 

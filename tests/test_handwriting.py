@@ -3,6 +3,7 @@
 import pytest
 
 from digits import handwriting
+from helpers import usage_error
 
 
 def photos_of(folder):
@@ -37,11 +38,8 @@ def test_the_same_seed_gives_the_same_photos_and_another_seed_others(tmp_path):
 ])
 def test_bad_arguments_are_one_line_and_exit_2_and_write_nothing(tmp_path, capsys, arguments,
                                                                   message):
-    with pytest.raises(SystemExit) as stop:
-        handwriting.main([str(tmp_path / "out"), *arguments])
-    assert stop.value.code == 2
-    error = capsys.readouterr().err
-    assert error.startswith(f"digits-handwriting: {message}") and error.count("\n") == 1
+    error = usage_error(handwriting.main, [str(tmp_path / "out"), *arguments], capsys)
+    assert error.startswith(f"digits-handwriting: {message}")
     assert not (tmp_path / "out").exists()
 
 
