@@ -259,7 +259,10 @@ def uneven_light(image, rng, unit):
     # A hard shadow (a hand, a phone) over the half-plane past a line near the centre.
     angle, offset = rng.uniform(0, 2 * np.pi), rng.uniform(-0.15, 0.15) * max(height, width)
     side = (math.cos(angle) * (cols - width / 2) + math.sin(angle) * (rows - height / 2) - offset)
-    shadow = 1 - SHADOW_DEPTH * (1 / (1 + np.exp(-side / (SHADOW_EDGE * unit))))
+    # The logistic's exponent clipped at 50, far inside float32's range (exp overflows past
+    # ~88): beyond it the shadow's share is under float precision and shadow is 1.0 either way.
+    exponent = np.minimum(-side / (SHADOW_EDGE * unit), 50)
+    shadow = 1 - SHADOW_DEPTH * (1 / (1 + np.exp(exponent)))
     return image * (1 - LIGHT_FALLOFF * ramp) * shadow
 
 

@@ -1,6 +1,7 @@
 """The robustness suite's corruptions: seeded, at fixed severity, right on raw digits and photos."""
 
 import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -59,6 +60,18 @@ def test_brightness_lifts_the_black_background_to_grey():
     brighter = corruptions.corrupt(raw_digit(), "brightness", np.random.default_rng(0))
     assert brighter[0, 0] == round(255 * corruptions.BRIGHTNESS_ADD)
     assert brighter.max() == 255
+
+
+def test_uneven_light_on_a_wide_line_at_a_small_scale_warns_of_no_overflow():
+    # far from the shadow's edge the logistic's exponent once overflowed float32 (a warning
+    # printed during training); the light stays between the shadow's depth and full
+    line = np.ones((40, 900), np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lit = corruptions.uneven_light(line, np.random.default_rng(3), 0.5)
+    shadow_and_falloff = (1 - corruptions.SHADOW_DEPTH) * (1 - corruptions.LIGHT_FALLOFF)
+    assert lit.dtype == np.float32 and lit.max() <= 1
+    assert lit.min() >= shadow_and_falloff - 1e-6
 
 
 def test_translate_moves_the_digit_by_its_fixed_distance_at_any_scale():
