@@ -274,6 +274,7 @@ class TrainerConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0  # used by adamw
     ema_momentum: Optional[float] = None  # e.g. 0.999: end with a moving average of the weights
+    clip_norm: Optional[float] = None  # e.g. 5.0: gradients scaled down to this global norm
     batch_size: int = 32
     epochs: int = 10
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
@@ -316,6 +317,8 @@ class TrainerConfig:
               "the average): set trainer.early_stopping.restore_best_weights=false or "
               "trainer.early_stopping.enabled=false")
         check(self.weight_decay >= 0, "trainer.weight_decay", self.weight_decay, ">= 0")
+        check(self.clip_norm is None or self.clip_norm > 0, "trainer.clip_norm", self.clip_norm,
+              "null or > 0")
         check(self.batch_size >= 1, "trainer.batch_size", self.batch_size, ">= 1")
         check(self.epochs >= 1, "trainer.epochs", self.epochs, ">= 1")
         check(self.verbose in (0, 1, 2), "trainer.verbose", self.verbose, "0, 1 or 2")

@@ -104,15 +104,18 @@ def learning_rate(cfg: TrainerConfig, steps_per_epoch: int | None):
 
 def make_optimizer(cfg: TrainerConfig, steps_per_epoch: int | None = None):
     """With trainer.ema_momentum, Keras keeps a moving average of the weights and `fit` ends by
-    writing it into the model: the saved and evaluated model is the average."""
+    writing it into the model: the saved and evaluated model is the average. With
+    trainer.clip_norm, each step's gradients are scaled down to that global norm."""
     rate = learning_rate(cfg, steps_per_epoch)
-    ema = ({"use_ema": True, "ema_momentum": cfg.ema_momentum} if cfg.ema_momentum is not None
-           else {})
+    options = ({"use_ema": True, "ema_momentum": cfg.ema_momentum}
+               if cfg.ema_momentum is not None else {})
+    if cfg.clip_norm is not None:
+        options["global_clipnorm"] = cfg.clip_norm
     if cfg.optimizer is Optimizer.adam:
-        return keras.optimizers.Adam(rate, **ema)
+        return keras.optimizers.Adam(rate, **options)
     if cfg.optimizer is Optimizer.adamw:
-        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay, **ema)
-    return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **ema)
+        return keras.optimizers.AdamW(rate, weight_decay=cfg.weight_decay, **options)
+    return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **options)
 
 
 def starting_model(cfg: TrainerConfig, build: Callable[[], keras.Model]) -> keras.Model:

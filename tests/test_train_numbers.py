@@ -87,6 +87,14 @@ def test_each_batch_holds_two_neighbouring_lengths_and_a_run_all_alike():
     assert {train_numbers.batch_lengths(odd, 0, 0, step) for step in range(50)} == {(2, 3), (4, 4)}
 
 
+def test_the_recipe_clips_gradients_and_the_default_does_not():
+    recipe = trainer.make_optimizer(compose_train(["experiment=numbers"]).trainer, 10)
+    assert isinstance(recipe, keras.optimizers.AdamW) and recipe.global_clipnorm == 5.0
+    assert trainer.make_optimizer(compose_train().trainer).global_clipnorm is None
+    with pytest.raises(ConfigError, match="trainer.clip_norm"):
+        compose_train(["trainer.clip_norm=0"])
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("numbers")
