@@ -88,7 +88,7 @@ def report_numbers(metrics: dict) -> None:
     print(f"sequence model: no temperature (its confidence is the whole number's CTC "
           f"probability); {fit['numbers']} validation numbers, exact {fit['exact_accuracy']:.4f}, "
           f"ECE {fit['expected_calibration_error']:.4f}")
-    print(f"unsure below {metrics['unsure_below']:.4f}: {fit['flagged_share']:.2%} flagged, "
+    print(f"unsure below {metrics['unsure_below']:.4g}: {fit['flagged_share']:.2%} flagged, "
           f"exact {fit['unflagged_accuracy']:.4f} on the others")
 
 

@@ -130,7 +130,7 @@ def test_calibrate_a_sequence_model_writes_its_cut_the_model_and_the_run_config(
     flagged = [number_reader.is_flagged(r, metrics["unsure_below"]) for r in read]
     assert fit["flagged_share"] == pytest.approx(np.mean(flagged))
     assert fit["exact_accuracy"] == np.mean([r.number == t for r, t in zip(read, labels)])
-    assert f"{metrics['unsure_below']:.4f}" in printed.out
+    assert f"unsure below {metrics['unsure_below']:.4g}:" in printed.out
     if not fit["target_met"]:  # an untrained model: the best trade-off, said on stderr
         assert "best trade-off" in printed.err
     # digits-predict --number and digits-evaluate take the cut from DIR
