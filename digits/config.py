@@ -348,6 +348,11 @@ class TrainConfig:
             self.optimized_metric = metrics[0]
         check(self.optimized_metric in metrics, "optimized_metric", self.optimized_metric,
               "one of " + ", ".join(metrics) + (" (data=numbers)" if numbers else ""))
+        if numbers:  # batches are drawn in Python; the CRNN's last layer is its softmax
+            check(self.trainer.strategy == "default", "trainer.strategy", self.trainer.strategy,
+                  "default with data=numbers")
+            check(not self.trainer.freeze_features, "trainer.freeze_features",
+                  self.trainer.freeze_features, "false with data=numbers")
         monitors = NUMBER_MONITORS if numbers else DIGIT_MONITORS
         monitor = self.trainer.early_stopping.monitor
         check(monitor in monitors, "trainer.early_stopping.monitor", monitor,

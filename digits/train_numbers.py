@@ -149,9 +149,6 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     """Train a whole-number reader as `cfg` says; write every artefact to `run_dir`; return the
     metrics (those of metrics.json)."""
     keras_compat.check_keras_version()
-    if cfg.trainer.strategy != "default":
-        raise config.ConfigError(f"trainer.strategy={cfg.trainer.strategy!r} is invalid: must be "
-                                 "default with data=numbers (batches are drawn in Python)")
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     splits = data.load(cfg.data, cfg.seed)

@@ -40,8 +40,10 @@ def test_numbers_and_the_crnn_only_go_together(overrides, named):
 @pytest.mark.parametrize("overrides, named", [
     (["trainer.early_stopping.monitor=val_accuracy"], "trainer.early_stopping.monitor"),
     (["optimized_metric=best_val_accuracy"], "optimized_metric"),
+    (["trainer.strategy=mirrored"], "trainer.strategy"),
+    (["trainer.init_from=RUN", "trainer.freeze_features=true"], "trainer.freeze_features"),
 ])
-def test_number_runs_refuse_digit_metrics(overrides, named):
+def test_number_runs_refuse_digit_metrics_and_what_they_cannot_do(overrides, named):
     with pytest.raises(ConfigError, match=named):
         compose_train(["data=numbers", "model=crnn", *overrides])
     assert compose_train(["data=numbers", "model=crnn"]).optimized_metric == \
