@@ -18,8 +18,8 @@ from digits.config import ConfigError
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
 TINY = ["data=numbers", "model=crnn", "model.filters=[8,16,16]", "model.units=16",
-        "model.head=conv", "data.steps_per_epoch=2", "data.max_digits=3", "data.photo_fraction=0.25",
-        "data.validation_count=16", "data.test_count=24", "data.val_size=1000",
+        "model.head=conv", "data.steps_per_epoch=2", "data.max_digits=3",
+        "data.photo_fraction=0.25", "data.validation_count=16", "data.test_count=24", "data.val_size=1000",
         "trainer.batch_size=8", "trainer.epochs=2", "trainer.verbose=0",
         "trainer.early_stopping.monitor=val_exact_accuracy"]
 
