@@ -152,18 +152,27 @@ def summarise(accuracy: dict[str, float]) -> dict[str, float]:
 
 
 def photo_calibration(model: keras.Model, suite: Suite, unsure_below: float) -> dict:
-    """A calibrated model's confidence on the photo path's clean photos that the reader read:
-    expected calibration error, the share flagged under `unsure_below`, accuracy on the rest."""
+    """A calibrated model's confidence on the photo path, for the clean photos and for every
+    photo of the suite (clean and corrupted: what users meet): expected calibration error over
+    the photos the reader read, the share flagged under `unsure_below` and accuracy on the rest.
+    A photo the reader finds no digit in is flagged (digits-predict answers it with an error)."""
     from digits import calibration  # it builds on this module
 
-    readable = suite.readable["photo", "clean"]
-    inputs = suite.seen["photo", "clean"][readable][..., None].astype(np.float32) / 255
-    confidence, correct = calibration.figures(model.predict(inputs, batch_size=1000, verbose=0),
-                                              suite.labels[readable])
-    return {"unsure_below": unsure_below, "images": int(readable.sum()),
-            "expected_calibration_error": calibration.expected_calibration_error(confidence,
-                                                                                 correct),
-            **calibration.flag_figures(confidence, correct, unsure_below)}
+    def figures(names) -> dict:
+        readable = np.concatenate([suite.readable["photo", name] for name in names])
+        images = np.concatenate([suite.seen["photo", name] for name in names])
+        labels = np.tile(suite.labels, len(names))
+        confidence, correct = calibration.figures(
+            model.predict(images[..., None].astype(np.float32) / 255, batch_size=1000,
+                          verbose=0), labels)
+        confidence = np.where(readable, confidence, 0.0)  # below any cut: flagged
+        return {"images": int(len(labels)), "unreadable": int((~readable).sum()),
+                "expected_calibration_error": calibration.expected_calibration_error(
+                    confidence[readable], correct[readable]),
+                **calibration.flag_figures(confidence, correct & readable, unsure_below)}
+
+    return {"unsure_below": unsure_below, **figures(("clean",)),
+            "every_photo": figures(("clean",) + NAMES)}
 
 
 def evaluate(model: keras.Model, suite: Suite, unsure_below: float | None = None) -> dict:
@@ -208,9 +217,11 @@ def table(results: dict[str, dict]) -> str:
     for label, result in results.items():
         if "calibration" in result["photo"]:
             fit = result["photo"]["calibration"]
-            lines.append(f"{label}: clean photos, ECE {fit['expected_calibration_error']:.4f}, "
-                         f"{fit['flagged_share']:.2%} flagged under {fit['unsure_below']:.4f}, "
-                         f"accuracy {fit['unflagged_accuracy']:.4f} on the rest")
+            for title, part in (("clean photos", fit), ("every photo", fit["every_photo"])):
+                lines.append(f"{label}: {title}, ECE {part['expected_calibration_error']:.4f}, "
+                             f"{part['flagged_share']:.2%} flagged under "
+                             f"{fit['unsure_below']:.4f}, accuracy "
+                             f"{part['unflagged_accuracy']:.4f} on the rest")
     first = next(iter(results.values()))
     lines.append(f"* never used in training.  {first['images']} images of the {first['split']} "
                  "split; an unreadable photo counts as wrong.")
