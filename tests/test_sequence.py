@@ -132,3 +132,14 @@ def test_the_saved_reader_loads_in_plain_keras_without_digits(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), np.asarray(model(inputs)),
                                atol=1e-5)
+
+
+def test_the_numpy_forward_pass_equals_keras_ctc_loss():
+    """decode's whole-number confidence (numpy) and the CTC loss Keras trains with agree, on
+    long lines, repeated digits and the empty reading."""
+    rng = np.random.default_rng(3)
+    labels = ["", "7", "11", "4007", "12345678", "99999"]
+    probabilities = rng.dirichlet(np.full(sequence.NUM_CLASSES, 0.5), size=(len(labels), 40))
+    probabilities = probabilities.astype(np.float32)
+    np.testing.assert_allclose(-np.log(sequence.sequence_probability(probabilities, labels)),
+                               sequence.ctc_losses(probabilities, labels), rtol=1e-4)
