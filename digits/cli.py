@@ -77,7 +77,8 @@ def add_overwrite(parser: argparse.ArgumentParser) -> None:
 
 def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path:
     """--model, else the deprecated positional RUN_DIR (with a warning), else the shipped model
-    of `kind` (modelio.default_model_path: "digit" or "number")."""
+    of `kind` (modelio.default_model_path: "digit" or "number"; for "number" the shipped digit
+    model when no number model is shipped)."""
     from digits import modelio  # here: modelio imports Keras, which not every command needs
 
     deprecated = getattr(args, "deprecated_model", None)
@@ -90,6 +91,9 @@ def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path
     if args.model is not None:
         return Path(args.model)
     default = modelio.default_model_path(kind)
+    if default is None and kind == "number":
+        # No sequence reader shipped: the digit reader reads the number piece by piece.
+        default = modelio.default_model_path("digit")
     if default is None:
         raise CommandError("no model given: add --model PATH (a run folder or a .keras file)")
     return default

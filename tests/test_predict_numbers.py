@@ -128,6 +128,20 @@ def test_number_without_model_uses_the_shipped_number_reader(tiny_crnn, monkeypa
     assert own_reading(modelio.load(tiny_crnn), decode(NUMBER_PHOTOS[0])).number in printed
 
 
+def test_number_without_model_and_no_number_reader_shipped_cuts_with_the_digit_reader(
+        monkeypatch, tmp_path):
+    asked = []
+    monkeypatch.setattr(modelio, "default_model_path", lambda kind="digit": asked.append(kind)
+                        or (SMALL_CNN if kind == "digit" else None))
+    output = tmp_path / "readings.json"
+    assert predict.main(["--number", "--json", str(output), str(NUMBER_PHOTOS[0])]) == cli.OK
+    assert asked[:2] == ["number", "digit"]  # asked for a number reader first
+    (reading,) = json.loads(output.read_text())
+    assert reading["reader"] == "components"
+    expected = predict.read_number(modelio.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
+    assert reading["number"] == expected.number
+
+
 def test_a_lines_reading_does_not_depend_on_the_lines_read_with_it(crnn):
     narrow, wide = (vision.to_line(cv2.imread(str(photo))) for photo in NUMBER_PHOTOS)
     assert -(-narrow.shape[1] // 32) < -(-wide.shape[1] // 32)  # padded to different widths
