@@ -27,8 +27,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from omegaconf import OmegaConf
-
 from digits import atomic, modelio, reader_data, robustness, vision
 
 BINS = 15  # expected calibration error: equal-width confidence bins (digits-evaluate's too)
@@ -201,9 +199,7 @@ def read_photo(index: int, digit: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def run_seed(model_path: str | Path) -> int:
-    saved = modelio.resolve(model_path).parent / RUN_CONFIG
-    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
-    return int(run_cfg.get("seed", robustness.DEFAULT_SEED))
+    return int(robustness.run_config(model_path).get("seed", robustness.DEFAULT_SEED))
 
 
 def validation_photos(model_path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:

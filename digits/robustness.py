@@ -50,13 +50,18 @@ class Suite:
     photos: dict[str, list[np.ndarray]]  # the first EXAMPLES photos per corruption, for figures
 
 
+def run_config(model_path: str | Path):
+    """The config saved beside the model by its run (.hydra/config.yaml), or an empty one."""
+    saved = modelio.resolve(model_path).parent / ".hydra" / "config.yaml"
+    return OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
+
+
 def run_split(model_path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The MNIST `split` ("validation" or "test") as the model's run drew it (its saved data
     config and seed), so the validation images are ones it never trained on."""
     if split not in ("validation", "test"):
         raise ValueError(f"split must be validation or test, not {split!r}")
-    saved = modelio.resolve(model_path).parent / ".hydra" / "config.yaml"
-    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
+    run_cfg = run_config(model_path)
     saved_data = run_cfg.get("data", {})
     # A model trained on photos (data=folder) is measured on MNIST's split for its seed; one
     # trained on data=handwriting on its MNIST split alone (the same images, without the reader
@@ -138,9 +143,9 @@ def build_for(model_path: str | Path, split: str = "validation", size: int = SUI
 
 
 def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) -> predicted digits, the input scaled as in training."""
+    """uint8 (n, 28, 28) -> (n, classes) probabilities, the input scaled as in training."""
     inputs = images[..., None].astype(np.float32) / 255
-    return model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1)
+    return model.predict(inputs, batch_size=1000, verbose=0)
 
 
 def summarise(accuracy: dict[str, float]) -> dict[str, float]:
@@ -151,20 +156,20 @@ def summarise(accuracy: dict[str, float]) -> dict[str, float]:
             "worst": min(NAMES, key=accuracy.get)}
 
 
-def photo_calibration(model: keras.Model, suite: Suite, unsure_below: float) -> dict:
-    """A calibrated model's confidence on the photo path, for the clean photos and for every
-    photo of the suite (clean and corrupted: what users meet): expected calibration error over
-    the photos the reader read, the share flagged under `unsure_below` and accuracy on the rest.
-    A photo the reader finds no digit in is flagged (digits-predict answers it with an error)."""
+def photo_calibration(probabilities: dict[str, np.ndarray], suite: Suite,
+                      unsure_below: float) -> dict:
+    """A calibrated model's confidence on the photo path (its probabilities per corruption), for
+    the clean photos and for every photo of the suite (clean and corrupted: what users meet):
+    expected calibration error over the photos the reader read, the share flagged under
+    `unsure_below` and accuracy on the rest. A photo the reader finds no digit in is flagged
+    (digits-predict answers it with an error)."""
     from digits import calibration  # it builds on this module
 
     def figures(names) -> dict:
         readable = np.concatenate([suite.readable["photo", name] for name in names])
-        images = np.concatenate([suite.seen["photo", name] for name in names])
         labels = np.tile(suite.labels, len(names))
         confidence, correct = calibration.figures(
-            model.predict(images[..., None].astype(np.float32) / 255, batch_size=1000,
-                          verbose=0), labels)
+            np.concatenate([probabilities[name] for name in names]), labels)
         confidence = np.where(readable, confidence, 0.0)  # below any cut: flagged
         return {"images": int(len(labels)), "unreadable": int((~readable).sum()),
                 "expected_calibration_error": calibration.expected_calibration_error(
@@ -186,15 +191,16 @@ def evaluate(model: keras.Model, suite: Suite, unsure_below: float | None = None
         accuracy, unreadable = {}, {}
         # One call per path: Keras' predict has a fixed cost per call.
         every = predict(model, np.concatenate([suite.seen[path, name] for name in names]))
-        for name, predicted in zip(names, np.split(every, len(names))):
-            right = (predicted == suite.labels) & suite.readable[path, name]
+        by_name = dict(zip(names, np.split(every, len(names))))
+        for name, probabilities in by_name.items():
+            right = (probabilities.argmax(axis=1) == suite.labels) & suite.readable[path, name]
             accuracy[name] = float(right.mean())
             unreadable[name] = int((~suite.readable[path, name]).sum())
         result[path] = {"accuracy": accuracy, **summarise(accuracy)}
         if path == "photo":
             result[path]["unreadable"] = unreadable
-    if unsure_below is not None:
-        result["photo"]["calibration"] = photo_calibration(model, suite, unsure_below)
+            if unsure_below is not None:
+                result[path]["calibration"] = photo_calibration(by_name, suite, unsure_below)
     return result
 
 
