@@ -24,26 +24,25 @@ import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits import (atomic, calibration, data, modelio, number_reader, numbers_data, sequence,
-                    vision)
+from digits import (atomic, calibration, data, modelio, number_reader, numbers_data, robustness,
+                    sequence, vision)
 from digits.config import NumbersDataConfig, data_config
 
 VALIDATION_NUMBERS = 2_000  # fixed validation numbers read, at least (the run measured 1 000)
-DEFAULT_SEED = 42  # digits-train's seed: the split of a model without a saved run config
 
 
 def validation_numbers(model_path: str | Path) -> tuple[list[np.ndarray], list[str]]:
     """(lines, labels) of the fixed validation numbers of the model's run (its saved data config
     and seed; the defaults for a model without a run folder, as digits-evaluate does)."""
     saved = modelio.resolve(model_path).parent / calibration.RUN_CONFIG
-    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
+    run_cfg = robustness.run_config(model_path)
     run_data = OmegaConf.to_container(run_cfg.get("data") or OmegaConf.create({}))
     cfg = data_config(run_data) if run_data else NumbersDataConfig()
     if not isinstance(cfg, NumbersDataConfig):
         raise calibration.CalibrationError(f"{saved} says the model was trained on "
                                            f"data={cfg.source}, not data=numbers")
-    x, y = numbers_data.split_arrays(data.load(cfg, seed=int(run_cfg.get("seed", DEFAULT_SEED))),
-                                     "validation")
+    seed = int(run_cfg.get("seed", robustness.DEFAULT_SEED))
+    x, y = numbers_data.split_arrays(data.load(cfg, seed=seed), "validation")
     count = max(VALIDATION_NUMBERS, cfg.validation_count)
     lines, labels, _ = numbers_data.fixed_set(x, y, count, numbers_data.VALIDATION_SEED)
     return lines, labels
