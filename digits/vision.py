@@ -157,7 +157,9 @@ def column_groups(mask: np.ndarray) -> tuple[np.ndarray, list[list], list[int]]:
                 groups[-1] = [g_left, max(right, g_right), g_members + members]
                 continue
         groups.append([left, right, members])
-    heights = [np.ptp(np.nonzero(np.isin(labels, members))[0]) + 1 for _, _, members in groups]
+    top = stats[:, cv2.CC_STAT_TOP]
+    bottom = top + stats[:, cv2.CC_STAT_HEIGHT]
+    heights = [int(bottom[members].max() - top[members].min()) for _, _, members in groups]
     return labels, groups, heights
 
 
