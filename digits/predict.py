@@ -260,7 +260,7 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--number", action="store_true",
                         help="each photo holds a number: read all its digits, left to right "
                         "(whole, with a sequence model; else digit by digit); without --model, "
-                        "the shipped number reader")
+                        "the shipped number reader, else the shipped digit reader")
     parser.add_argument("--json", metavar="FILE", help="write the readings as JSON to this file")
     parser.add_argument("--csv", metavar="FILE", help="write the readings as CSV to this file")
     parser.add_argument("--plot", metavar="FILE",
