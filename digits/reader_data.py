@@ -28,7 +28,7 @@ from digits import corruptions, hands, vision
 
 log = logging.getLogger(__name__)
 
-READER_DATA_VERSION = 1  # bump when the rendering below changes: old caches are then ignored
+READER_DATA_VERSION = 2  # bump when the rendering below changes: old caches are then ignored
 DIGIT_SIDE = (96, 320)  # px: the rendered digit's side, small and large handwriting in a photo
 STROKE_LEVEL = (0.2, 0.65)  # where MNIST's grey edge becomes the pen's edge: heavy to light pens
 OUTLINE_PROBABILITY = 0.05  # hollow strokes (drawn around, not filled)
@@ -37,7 +37,7 @@ ROTATION = 12.0  # degrees, either way
 PHOTO_CORRUPTION_PROBABILITY = 0.3
 PHOTO_CORRUPTIONS = tuple(name for name in corruptions.training_corruptions()
                           if name in ("uneven_light", "low_resolution", "jpeg", "motion_blur",
-                                      "shot_noise", "thin_strokes", "thick_strokes"))
+                                      "shot_noise", "thin_strokes", "thick_strokes", "stripe"))
 # The rendered digit fills the canvas as a photographed digit fills its crop, so a raw
 # MNIST-style corruption is measured in pixels of the 28x28 original.
 MNIST_SIDE = 28

@@ -1,8 +1,9 @@
 """OpenCV: a photo of handwriting -> MNIST-style 28x28 digits (light ink on black, centred).
 
 The classic MNIST recipe made robust to photos: reduce, greyscale, flatten uneven light, threshold
-with automatic polarity (paper or chalkboard), drop specks, ruled lines and frame edges, crop, fit
-20x20 keeping the aspect ratio, pad to 28x28, move the centre of mass to the centre. A number is
+with automatic polarity (paper or chalkboard), drop specks, ruled lines, bands across the photo and
+frame edges, keep the digit's own pieces (not blots or dust beside it), crop, fit 20x20 keeping
+the aspect ratio, pad to 28x28, move the centre of mass to the centre. A number is
 split into digits by connected components, left to right.
 """
 
@@ -13,7 +14,7 @@ import numpy as np
 
 # Bump when what the reader makes of a photo changes: metrics.json records the version a model
 # was trained with, and a test fails when the shipped model's differs from this.
-PREPROCESSING_VERSION = 1
+PREPROCESSING_VERSION = 2  # 2: bands through the photo cleared, blots away from the digit dropped
 WORK_SIDE = 480  # photos are reduced to this longer side first: plenty for a row of digits
 BACKGROUND_SIDE = 64  # the paper's shading is estimated at this size
 MIN_SIDE = 8  # smaller images cannot hold a readable digit
@@ -25,6 +26,11 @@ MIN_STROKE = 0.12  # stroke width / digit height below which strokes are thicken
 # are several digits when together at least this many times as wide as tall.
 SEVERAL_HEIGHT = 0.5
 SEVERAL_WIDTH = 1.0
+BAND_COVER = 0.85  # a column (row) inked over this share of it, edge to edge, is a band
+# to_mnist: pieces within NEAR_DIGIT of the digit's size from it, or at least BIG_PIECE of the
+# largest piece's area, are the digit; other pieces are blots, dust or a neighbour's stroke.
+NEAR_DIGIT = 0.15
+BIG_PIECE = 0.2
 
 
 class NoDigitError(ValueError):
@@ -79,7 +85,22 @@ def ink_mask(grey: np.ndarray) -> np.ndarray:
     threshold, mask = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     if threshold < MIN_CONTRAST / 2:  # Otsu split noise from noise
         _, mask = cv2.threshold(ink, MIN_CONTRAST / 2, 255, cv2.THRESH_BINARY)
-    return remove_clutter(mask)
+    return remove_clutter(strip_bands(mask))
+
+
+def strip_bands(mask: np.ndarray) -> np.ndarray:
+    """Clear the columns (rows) inked over BAND_COVER of their length from edge to edge: a
+    shadow, a ruler's edge or a dark bar across the photo, not writing. The digit's own strokes
+    never span the photo (remove_clutter drops ink that reaches across it anyway)."""
+    ink = mask > 0
+    columns = (ink.mean(axis=0) >= BAND_COVER) & ink[0] & ink[-1]
+    rows = (ink.mean(axis=1) >= BAND_COVER) & ink[:, 0] & ink[:, -1]
+    if not (columns.any() or rows.any()):
+        return mask
+    mask = mask.copy()
+    mask[:, columns] = 0
+    mask[rows, :] = 0
+    return mask
 
 
 def remove_clutter(mask: np.ndarray) -> np.ndarray:
@@ -101,6 +122,34 @@ def remove_clutter(mask: np.ndarray) -> np.ndarray:
     if not keep.any():
         raise NoDigitError("no ink found after removing lines and specks")
     return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def digit_pieces(mask: np.ndarray) -> np.ndarray:
+    """The pieces of one digit in a mask: the largest piece, pieces near the digit (a 5's flag, a
+    stroke the light broke off; grown piece by piece) and any other big piece. Ink blots, dust and
+    specks away from the digit go: they would shrink the digit in to_mnist_box's 20x20 box."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 2:
+        return mask
+    areas = stats[:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas[1:]))
+    left, top, width, height = stats[largest, :4]
+    box = [left, top, left + width, top + height]
+    keep = {largest}
+    grown = True
+    while grown:
+        grown = False
+        margin = NEAR_DIGIT * max(box[2] - box[0], box[3] - box[1])
+        for index in range(1, count):
+            left, top, width, height = stats[index, :4]
+            near = (left < box[2] + margin and left + width > box[0] - margin
+                    and top < box[3] + margin and top + height > box[1] - margin)
+            if index not in keep and (near or areas[index] >= BIG_PIECE * areas[largest]):
+                keep.add(index)
+                box = [min(box[0], left), min(box[1], top), max(box[2], left + width),
+                       max(box[3], top + height)]
+                grown = True
+    return np.where(np.isin(labels, list(keep)), 255, 0).astype(np.uint8)
 
 
 def thicken(mask: np.ndarray) -> np.ndarray:
@@ -139,7 +188,7 @@ def to_mnist_box(mask: np.ndarray) -> np.ndarray:
 
 def to_mnist(image: np.ndarray) -> np.ndarray:
     """A decoded photo of one digit -> uint8 (28, 28), light digit on black. Raises NoDigitError."""
-    return to_mnist_box(ink_mask(to_grey(image)))
+    return to_mnist_box(digit_pieces(ink_mask(to_grey(image))))
 
 
 def column_groups(mask: np.ndarray) -> tuple[np.ndarray, list[list], list[int]]:
@@ -183,7 +232,7 @@ def to_mnist_counting(image: np.ndarray) -> tuple[np.ndarray, int]:
     """to_mnist's 28x28 (exactly), and count_digits of the same ink: more than 1 means the photo
     seems to hold a number (read it with --number). Raises NoDigitError."""
     mask = ink_mask(to_grey(image))
-    return to_mnist_box(mask), count_digits(mask)
+    return to_mnist_box(digit_pieces(mask)), count_digits(mask)
 
 
 def split_digits(mask: np.ndarray) -> list[np.ndarray]:
