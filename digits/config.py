@@ -84,6 +84,9 @@ class NumbersDataConfig(DataConfig):
     min_digits: int = 1
     max_digits: int = 8
     photo_fraction: float = 0.5  # of training numbers photographed; the rest are seen clean
+    hand_fraction: float = 0.0  # of training numbers written in a training hand (Hershey strokes)
+    width_scale_min: float = 1.0  # each training line is scaled in width by a factor drawn
+    width_scale_max: float = 1.0  # from [min, max]: narrow and wide handwriting
     steps_per_epoch: int = 500  # batches per epoch: each epoch draws new numbers (seed, epoch)
     validation_count: int = 1_000  # fixed validation numbers, measured after every epoch
     test_count: int = 5_000  # the fixed test set (numbers_data.fixed_set), measured at the end
@@ -92,8 +95,11 @@ class NumbersDataConfig(DataConfig):
         super().__post_init__()
         check(1 <= self.min_digits <= self.max_digits <= 8, "data.min_digits, data.max_digits",
               (self.min_digits, self.max_digits), "1 <= min_digits <= max_digits <= 8")
-        check(0 <= self.photo_fraction <= 1, "data.photo_fraction", self.photo_fraction,
-              "in [0, 1]")
+        for key in ("photo_fraction", "hand_fraction"):
+            check(0 <= getattr(self, key) <= 1, f"data.{key}", getattr(self, key), "in [0, 1]")
+        check(0.3 <= self.width_scale_min <= self.width_scale_max <= 2,
+              "data.width_scale_min, data.width_scale_max",
+              (self.width_scale_min, self.width_scale_max), "0.3 <= min <= max <= 2")
         for key in ("steps_per_epoch", "validation_count", "test_count"):
             check(getattr(self, key) >= 1, f"data.{key}", getattr(self, key), ">= 1")
 

@@ -286,6 +286,45 @@ def example(x, y, seed: int, epoch: int, index: int, photo_fraction: float = PHO
     return render(number, look, photo=bool(look.random() < photo_fraction)), number
 
 
+def hand_example(seed: int, epoch: int, index: int, lengths: tuple[int, int] = (1, MAX_DIGITS)):
+    """Number `index` of `epoch` written in a training hand (digits-handwriting's Hershey hands,
+    never hands.UNSEEN_HANDS) and photographed, as the reader sees it: (line, HandNumber)."""
+    from digits import hand_numbers  # it builds on this module
+
+    pick = np.random.default_rng([seed, epoch, index, 4])
+    hand = int(pick.choice(hands.training_hands()))
+    hands.check_training_draw(hand, seed)
+    photo, number = hand_numbers.number_photo(hand, seed, epoch * 10_000_000 + index, lengths)
+    try:
+        return vision.to_line(photo, LINE_HEIGHT), number
+    except vision.NoDigitError:
+        return None, number
+
+
+def squeeze(line: np.ndarray, factor: float) -> np.ndarray:
+    """The line `factor` times as wide (narrow or wide handwriting), its height kept."""
+    width = max(1, round(line.shape[1] * factor))
+    return cv2.resize(line, (width, line.shape[0]), interpolation=cv2.INTER_AREA
+                      if factor < 1 else cv2.INTER_LINEAR)
+
+
+def training_example(x, y, seed: int, epoch: int, index: int,
+                     photo_fraction: float = PHOTO_FRACTION,
+                     lengths: tuple[int, int] = (1, MAX_DIGITS), hand_fraction: float = 0.0,
+                     width_scale: tuple[float, float] = (1.0, 1.0)):
+    """A training number: from MNIST digits (example) or, `hand_fraction` of the time, in a
+    training hand (hand_example); its line then scaled in width by a factor drawn from
+    `width_scale`. The same for the same keys."""
+    pick = np.random.default_rng([seed, epoch, index, 3])
+    line = None
+    if pick.random() < hand_fraction:
+        line, number = hand_example(seed, epoch, index, lengths)
+    if line is None:
+        line, number = example(x, y, seed, epoch, index, photo_fraction, lengths)
+    factor = pick.uniform(*width_scale)
+    return (line if factor == 1.0 else squeeze(line, factor)), number
+
+
 def pad_lines(lines: list[np.ndarray], min_width: int = 0, multiple: int = 32) -> np.ndarray:
     """Lines of different widths -> float32 (n, height, W, 1) in [0, 1], black on the right;
     W rounded up to a multiple (fewer input shapes: fewer traced graphs when training)."""
@@ -307,13 +346,15 @@ def encode(labels: list[str], max_length: int = MAX_DIGITS) -> np.ndarray:
 
 def batch(x, y, seed: int, epoch: int, step: int, batch_size: int,
           photo_fraction: float = PHOTO_FRACTION, lengths: tuple[int, int] = (1, MAX_DIGITS),
-          time_stride: int = 4):
-    """Batch `step` of `epoch`: (inputs (n, 32, W, 1), targets (n, MAX_DIGITS), Numbers).
-    Drawn on every core; each number keyed on (seed, epoch, step * batch_size + i). Wide enough
-    for CTC: 2 time steps per digit and one more (a blank between repeats)."""
+          time_stride: int = 4, hand_fraction: float = 0.0,
+          width_scale: tuple[float, float] = (1.0, 1.0)):
+    """Batch `step` of `epoch`: (inputs (n, 32, W, 1), targets (n, MAX_DIGITS), numbers), drawn
+    by training_example on every core; each number keyed on (seed, epoch, step * batch_size + i).
+    Wide enough for CTC: 2 time steps per digit and one more (a blank between repeats)."""
     indices = range(step * batch_size, (step + 1) * batch_size)
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        made = list(pool.map(lambda i: example(x, y, seed, epoch, i, photo_fraction, lengths),
+        made = list(pool.map(lambda i: training_example(x, y, seed, epoch, i, photo_fraction,
+                                                        lengths, hand_fraction, width_scale),
                              indices))
     numbers = [number for _, number in made]
     longest = max(len(number.label) for number in numbers)

@@ -63,7 +63,8 @@ def epoch_batch(x, y, cfg: config.NumbersDataConfig, batch_size: int, seed: int,
                 step: int):
     """Batch `step` of `epoch`: (lines, labels, Numbers), the same for the same keys."""
     return numbers_data.batch(x, y, seed, epoch, step, batch_size, cfg.photo_fraction,
-                              batch_lengths(cfg, seed, epoch, step), sequence.TIME_STRIDE)
+                              batch_lengths(cfg, seed, epoch, step), sequence.TIME_STRIDE,
+                              cfg.hand_fraction, (cfg.width_scale_min, cfg.width_scale_max))
 
 
 def measure(reader: keras.Model, lines: list[np.ndarray], labels: list[str]) -> dict:

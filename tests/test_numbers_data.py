@@ -179,3 +179,47 @@ def test_rendered_wide_numbers_keep_their_digits_apart(splits):
             runs = np.diff(np.r_[0, (line > 127).any(axis=0).astype(np.int8)]) == 1
             kept += int(runs.sum() >= len(number.label))
     assert tried == 12 and kept >= 0.8 * 2 * tried
+
+
+def test_hand_numbers_in_training_come_from_training_hands_and_repeat(splits, monkeypatch):
+    from digits import hand_numbers, hands
+
+    x, y = splits.x_train, splits.y_train
+    drawn = []
+    real = hand_numbers.number_photo
+    monkeypatch.setattr(hand_numbers, "number_photo",
+                        lambda hand, *args: drawn.append(hand) or real(hand, *args))
+    made = [numbers_data.training_example(x, y, 5, 0, i, hand_fraction=1.0, lengths=(2, 3))
+            for i in range(6)]
+    assert all(type(number).__name__ == "HandNumber" for _, number in made)
+    assert len(drawn) == 6 and not set(drawn) & set(hands.UNSEEN_HANDS)
+    assert all(2 <= len(number.label) <= 3 for _, number in made)
+    line, number = numbers_data.training_example(x, y, 5, 0, 3, hand_fraction=1.0,
+                                                 lengths=(2, 3))
+    assert number.label == made[3][1].label
+    np.testing.assert_array_equal(line, made[3][0])
+    # none of them: every number is composed from MNIST digits, exactly as `example` draws it
+    line, number = numbers_data.training_example(x, y, 5, 0, 3, hand_fraction=0.0)
+    expected_line, expected = numbers_data.example(x, y, 5, 0, 3)
+    assert number.label == expected.label
+    np.testing.assert_array_equal(line, expected_line)
+
+
+def test_width_scale_narrows_and_widens_training_lines_only(splits):
+    x, y = splits.x_train, splits.y_train
+    line, _ = numbers_data.example(x, y, 7, 0, 0)
+    for scale in (0.5, 1.5):
+        scaled, _ = numbers_data.training_example(x, y, 7, 0, 0, width_scale=(scale, scale))
+        assert scaled.shape == (line.shape[0], round(line.shape[1] * scale))
+        # the same ink, resampled: as much of it per row (columns scaled by `scale`)
+        ratio = scaled.astype(float).sum() / line.astype(float).sum()
+        assert abs(ratio - scale) < 0.1 * scale
+
+
+def test_the_config_refuses_fractions_and_scales_out_of_range():
+    from digits.config import ConfigError, NumbersDataConfig
+
+    with pytest.raises(ConfigError, match="hand_fraction"):
+        NumbersDataConfig(hand_fraction=1.5)
+    with pytest.raises(ConfigError, match="width_scale"):
+        NumbersDataConfig(width_scale_min=1.2, width_scale_max=0.8)
