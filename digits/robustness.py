@@ -252,7 +252,8 @@ def hand_accuracy(models: dict[str, keras.Model], per_digit: int,
         read = list(pool.map(lambda hand: hand_photos(hand, per_digit, seed), range(hands.HANDS)))
     results = {}
     for label, model in models.items():
-        per_hand = {hand: float(((predict(model, images) == labels) & readable).mean())
+        per_hand = {hand: float(((predict(model, images).argmax(axis=1) == labels)
+                                 & readable).mean())
                     for hand, (images, labels, readable) in enumerate(read)}
         unseen = [per_hand[h] for h in hands.UNSEEN_HANDS]
         seen = [per_hand[h] for h in hands.training_hands()]

@@ -149,3 +149,20 @@ def test_a_handwriting_run_is_measured_on_its_mnist_validation_digits_alone(tmp_
     plain = data.load(DataConfig(val_size=300, train_size=100, test_size=50), seed=5)
     np.testing.assert_array_equal(images, plain.x_val)  # no reader views among them
     np.testing.assert_array_equal(labels, plain.y_val)
+
+
+def test_hand_accuracy_counts_the_readings_that_match_each_photos_digit():
+    import keras
+
+    # A model that answers 3 whatever it sees: right on exactly the readable photos of 3s.
+    always_three = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                     keras.layers.Dense(10, activation="softmax",
+                                                        kernel_initializer="zeros")])
+    always_three.layers[-1].bias.assign(np.eye(10, dtype="float32")[3])
+    result = robustness.hand_accuracy({"three": always_three}, per_digit=1)["three"]
+    for hand in (0, 13):
+        _, labels, readable = robustness.hand_photos(hand, per_digit=1)
+        assert result["per_hand"][hand] == ((labels == 3) & readable).mean()
+    assert result["photos_per_hand"] == 10 and len(result["per_hand"]) == 20
+    # the reader finds the 3 in (nearly) every hand: one right answer in ten photos
+    assert sum(value == 0.1 for value in result["per_hand"].values()) >= 18
