@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from digits import calibrate, calibration, ensemble, modelio, predict
+from digits import calibrate, calibration, ensemble, modelio, predict, vision
 from helpers import PHOTOS, SMALL_CNN
 
 TINY_RUN = """data:
@@ -188,7 +188,8 @@ def test_calibrate_writes_the_model_metrics_and_command(tiny_run, tmp_path, caps
     assert metrics["command"] == "digits-calibrate " + " ".join(argv)
     assert str(tiny_run) in (out / "COMMAND.md").read_text()
     assert (out / ".hydra" / "config.yaml").read_text() == TINY_RUN  # the run's splits
-    assert metrics["preprocessing_version"] == 1
+    # the run's metrics.json records none: it was read through this code's reader
+    assert metrics["preprocessing_version"] == vision.PREPROCESSING_VERSION
     fit = metrics["calibration"]
     assert fit["suite_photos"] + fit["reader_views"] == fit["images"] > 100  # 60 digits, twice
     assert fit["nll_after"] <= fit["nll_before"]
