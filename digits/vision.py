@@ -85,13 +85,13 @@ def ink_mask(grey: np.ndarray) -> np.ndarray:
     threshold, mask = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     if threshold < MIN_CONTRAST / 2:  # Otsu split noise from noise
         _, mask = cv2.threshold(ink, MIN_CONTRAST / 2, 255, cv2.THRESH_BINARY)
-    return remove_clutter(strip_bands(mask))
+    return remove_clutter(mask)
 
 
 def strip_bands(mask: np.ndarray) -> np.ndarray:
     """Clear the columns (rows) inked over BAND_COVER of their length from edge to edge: a
     shadow, a ruler's edge or a dark bar across the photo, not writing. The digit's own strokes
-    never span the photo (remove_clutter drops ink that reaches across it anyway)."""
+    never span the photo (frame-like ink that reaches across it is dropped anyway)."""
     ink = mask > 0
     columns = (ink.mean(axis=0) >= BAND_COVER) & ink[0] & ink[-1]
     rows = (ink.mean(axis=1) >= BAND_COVER) & ink[:, 0] & ink[:, -1]
@@ -104,7 +104,9 @@ def strip_bands(mask: np.ndarray) -> np.ndarray:
 
 
 def remove_clutter(mask: np.ndarray) -> np.ndarray:
-    """Drop ruled lines, frame edges and specks; keep what could be digits."""
+    """Drop bands across the photo, ruled lines, frame edges and specks; keep what could be
+    digits."""
+    mask = strip_bands(mask)
     height, width = mask.shape
     lines = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, width // 2), np.uint8))
     mask = cv2.subtract(mask, lines)
