@@ -143,6 +143,10 @@ def test_every_control_has_a_role_and_a_name_and_a_visible_focus(app_page):
 
 def test_uploads_a_photo_with_the_keyboard_alone(app_page):
     page = app_page
+    # Playwright asks Chromium to intercept file choosers without waiting for the answer (its
+    # updateSubscription is fire-and-forget); subscribing only inside expect_file_chooser raced the
+    # key press on a loaded CI machine and the native dialog opened instead. Subscribe first.
+    page.on("filechooser", lambda chooser: None)
     for _ in range(10):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == "photo":
