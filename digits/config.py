@@ -297,6 +297,10 @@ class TrainerConfig:
     # default | mirrored (all local GPUs) | multi_worker (a cluster from TF_CONFIG); see
     # digits/distribute.py
     strategy: str = "default"
+    # The weights' start, shuffling and augmentation; null: the top-level seed. The data (validation
+    # split, reader views and their cache) always follow the top-level seed, so ensemble members
+    # differing only here share a validation split that none of them trained on.
+    seed: Optional[int] = None
     init_from: Optional[str] = None  # a run folder or .keras file to start from (fine-tuning)
     freeze_features: bool = False  # with init_from: train only the final classifier layer
 
@@ -363,6 +367,11 @@ class TrainConfig:
         monitor = self.trainer.early_stopping.monitor
         check(monitor in monitors, "trainer.early_stopping.monitor", monitor,
               "one of " + ", ".join(monitors) + (" (data=numbers)" if numbers else ""))
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the weights' start, shuffling and augmentation (trainer.seed or seed)."""
+        return self.seed if self.trainer.seed is None else self.trainer.seed
 
 
 def check_task(data: Any, model: Any) -> bool:

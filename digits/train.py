@@ -51,17 +51,18 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
     strategy = distribute.make_strategy(cfg.trainer.strategy)
     keras.backend.clear_session()  # jobs of a multirun share the process: start clean
-    keras.utils.set_random_seed(cfg.seed)
+    training_seed = cfg.training_seed
+    keras.utils.set_random_seed(training_seed)
     splits = data.load(cfg.data, cfg.seed)
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
              len(splits.x_val), len(splits.x_test))
-    augmentation = augment.build(cfg.augmentation, seed=cfg.seed)
+    augmentation = augment.build(cfg.augmentation, seed=training_seed)
     global_batch = cfg.trainer.batch_size * strategy.num_replicas_in_sync
     steps = pipeline.steps_per_epoch(len(splits.x_train), global_batch)
     resume = backup.last_good_state(run_dir)  # a killed run's last finished epoch, if any
     one_hot = bool(cfg.trainer.label_smoothing)  # what trainer.compile_model's loss takes
     train_ds = distribute.shard_by_data(pipeline.training_dataset(
-        splits.x_train, splits.y_train, global_batch, cfg.seed, augmentation, one_hot,
+        splits.x_train, splits.y_train, global_batch, training_seed, augmentation, one_hot,
         first_epoch=resume.epoch if resume else 0))
     val_ds = distribute.shard_by_data(
         pipeline.evaluation_dataset(splits.x_val, splits.y_val, EVAL_BATCH_SIZE, one_hot))
@@ -80,7 +81,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
             before = evaluate.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
             log.info("before training: test accuracy %.4f", before)
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
-                                             resume, cfg.seed)
+                                             resume, training_seed)
 
     test = evaluate.evaluate(model, splits.x_test, splits.y_test)
     metrics = {

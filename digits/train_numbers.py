@@ -151,8 +151,8 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     metrics (those of metrics.json)."""
     keras_compat.check_keras_version()
     keras.backend.clear_session()
-    keras.utils.set_random_seed(cfg.seed)
-    splits = data.load(cfg.data, cfg.seed)
+    keras.utils.set_random_seed(cfg.training_seed)
+    splits = data.load(cfg.data, cfg.seed)  # the numbers drawn follow `seed`, like all data
     val_lines, val_labels = validation_set(splits, cfg.data)
     log.info("data=numbers: %d training digits, %d validation numbers, %d numbers per epoch",
              len(splits.x_train), len(val_lines), cfg.data.steps_per_epoch * cfg.trainer.batch_size)
@@ -166,7 +166,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         trainable = compile_for_ctc(reader, cfg.trainer, cfg.data.steps_per_epoch)
         log.info("model %s: %d parameters", reader.name, reader.count_params())
         history, train_seconds = trainer.fit(
-            trainable, stream, None, cfg.trainer, run_dir, resume, cfg.seed,
+            trainable, stream, None, cfg.trainer, run_dir, resume, cfg.training_seed,
             measure=(NumberMetrics(reader, val_lines, val_labels),),
             steps_per_epoch=cfg.data.steps_per_epoch)
 

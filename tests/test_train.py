@@ -133,3 +133,19 @@ def test_a_seeded_run_repeats_exactly_augmentation_included(tmp_path):
     keras.backend.clear_session()
     other = train.run_training(compose_train(SMALL + ["seed=7"]), tmp_path / "c")
     assert other["test_loss"] != first["test_loss"]
+
+
+def test_trainer_seed_changes_the_weights_and_keeps_the_data(tmp_path, monkeypatch):
+    """Ensemble members: trainer.seed draws other weights, shuffling and augmentation from the
+    same data (validation split included); trainer.seed equal to seed is the plain run."""
+    data_seeds = []
+    load = data.load
+    monkeypatch.setattr(data, "load", lambda cfg, seed: data_seeds.append(seed) or load(cfg, seed))
+    plain = train.run_training(compose_train(SMALL), tmp_path / "a")
+    keras.backend.clear_session()
+    same = train.run_training(compose_train(SMALL + ["trainer.seed=42"]), tmp_path / "b")
+    assert same["test_loss"] == plain["test_loss"]
+    keras.backend.clear_session()
+    member = train.run_training(compose_train(SMALL + ["trainer.seed=7"]), tmp_path / "c")
+    assert member["test_loss"] != plain["test_loss"]
+    assert data_seeds == [42, 42, 42]
