@@ -6,7 +6,7 @@
 Every variant is `digits-train experiment=handwriting trainer.epochs=E` with one ingredient
 removed, trained once per seed into DIR/<variant>_s<seed> (its log in DIR/<variant>_s<seed>.log),
 one run at a time. A run whose metrics.json exists is skipped, so the same command goes on after
-an interruption. The seeds vary `trainer.seed` (weights, shuffling, augmentation), never `seed`:
+an interruption (one trained with other overrides, e.g. other --epochs, stops the script). The seeds vary `trainer.seed` (weights, shuffling, augmentation), never `seed`:
 every run shares one validation split and the reader-data cache. The warm-up is a quarter of the
 epochs (at most the recipe's one epoch), so short runs keep a valid schedule. `--set` adds
 overrides to every run; a variant's own overrides come after them and win.
@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from digits import modelio, robustness
 
@@ -75,11 +76,17 @@ def train_all(out: Path, variants: list[str], seeds: list[int], epochs: int,
     for variant in variants:
         for seed in seeds:
             run_dir = out / f"{variant}_s{seed}"
+            arguments = overrides(variant, seed, epochs, extra, run_dir)
             if (run_dir / "metrics.json").is_file():
+                saved = list(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml"))
+                if saved != arguments[:-1]:  # hydra.run.dir is not saved
+                    print(f"ablations.py: {run_dir} was trained with other overrides "
+                          f"({' '.join(saved)}): choose another --out", file=sys.stderr)
+                    sys.exit(2)
                 print(f"{run_dir.name}: done before, skipped", flush=True)
                 continue
             start = time.perf_counter()
-            finished = train(run_dir, overrides(variant, seed, epochs, extra, run_dir))
+            finished = train(run_dir, arguments)
             print(f"{run_dir.name}: {'trained' if finished else 'FAILED'} in "
                   f"{time.perf_counter() - start:.0f} s (log: {run_dir.with_suffix('.log')})",
                   flush=True)
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in args.only}
     finished = {variant: seeds for variant, seeds in finished.items() if seeds}
     if not finished:
-        print("digits-ablations: no run finished", file=sys.stderr)
+        print("ablations.py: no run finished", file=sys.stderr)
         return 1
     # Every run has the same seed and data sizes, hence the same validation split: one suite.
     first = next(args.out / f"{variant}_s{seeds[0]}" for variant, seeds in finished.items())
@@ -163,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mean over seeds (spread: max - min); MNIST validation: the {len(validation[1])} plain "
           f"validation digits; suite: {len(suite.labels)} of them, raw and as photos")
     if failed:
-        print(f"digits-ablations: runs failed (see their logs): {', '.join(failed)}",
+        print(f"ablations.py: runs failed (see their logs): {', '.join(failed)}",
               file=sys.stderr)
     return 1 if failed else 0
 

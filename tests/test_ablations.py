@@ -92,3 +92,10 @@ def test_trains_each_variant_once_then_resumes_without_retraining(tmp_path, caps
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
     again = json.loads((tmp_path / "ablations.json").read_text())
     assert again["variants"]["recipe"]["summary"] == report["variants"]["recipe"]["summary"]
+
+    # Other settings in the same folder: refused before anything is trained or measured.
+    with pytest.raises(SystemExit) as stop:
+        ablations.main(["--out", str(tmp_path), *TINY, "--epochs", "2"])
+    assert stop.value.code == 2
+    assert "recipe_s1 was trained with other overrides" in capsys.readouterr().err
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
