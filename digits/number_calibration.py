@@ -79,6 +79,8 @@ def calibrate(model_path: str | Path, output: Path, command: str,
         "unsure_below": fit["unsure_below"],
         "preprocessing_version": metrics.get("preprocessing_version",
                                              vision.PREPROCESSING_VERSION),
+        # runs from before line_version was recorded read version-1 lines
+        "line_version": metrics.get("line_version", 1),
         "source": str(source.parent if source.name == modelio.MODEL_FILE else source),
         "command": command,
         "calibration": {

@@ -185,6 +185,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "parameters": reader.count_params(),
         "model": architecture(reader, cfg),
         "preprocessing_version": vision.PREPROCESSING_VERSION,
+        "line_version": vision.LINE_VERSION,  # what vision.to_line made of the photos
     }
     atomic.save_model(reader, run_dir / "model.keras")
     trainer.finish_run(run_dir, cfg, metrics)

@@ -15,6 +15,9 @@ import numpy as np
 # Bump when what the reader makes of a photo changes: metrics.json records the version a model
 # was trained with, and a test fails when the shipped model's differs from this.
 PREPROCESSING_VERSION = 2  # 2: bands through the photo cleared, blots away from the digit dropped
+# The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
+# finds it; 2: a line written uphill or downhill levelled.
+LINE_VERSION = 2
 WORK_SIDE = 480  # photos are reduced to this longer side first: plenty for a row of digits
 BACKGROUND_SIDE = 64  # the paper's shading is estimated at this size
 MIN_SIDE = 8  # smaller images cannot hold a readable digit
@@ -31,6 +34,11 @@ BAND_COVER = 0.85  # a column (row) inked over this share of it, edge to edge, i
 # largest piece's area, are the digit; other pieces are blots, dust or a neighbour's stroke.
 NEAR_DIGIT = 0.15
 BIG_PIECE = 0.2
+# level: a line is levelled when at least LEVEL_PIECES digit-sized pieces (SEVERAL_HEIGHT) give its
+# baseline, tilted by at least MIN_TILT degrees (less is left alone: rotating blurs the ink) and at
+# most MAX_TILT (steeper "baselines" come from one digit broken into pieces, not a sloping line).
+LEVEL_PIECES = 3
+MIN_TILT, MAX_TILT = 1.0, 20.0
 
 
 class NoDigitError(ValueError):
@@ -280,12 +288,36 @@ def number_to_mnist(image: np.ndarray) -> list[np.ndarray]:
     return [to_mnist_box(piece) for piece in split_digits(ink_mask(to_grey(image)))]
 
 
+def level(mask: np.ndarray) -> np.ndarray:
+    """A line of digits written uphill or downhill, rotated so that the bottoms of its digit-sized
+    pieces lie level (a straight line fitted through them); unchanged when too few pieces tell the
+    baseline or the tilt is slight. Cropping a sloping line keeps the slope's height: the digits
+    then fill a fraction of the line height the reader was trained on."""
+    count, _, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    if len(heights) < LEVEL_PIECES:
+        return mask
+    digits = 1 + np.flatnonzero(heights >= SEVERAL_HEIGHT * heights.max())
+    if len(digits) < LEVEL_PIECES:
+        return mask
+    bottoms = stats[digits, cv2.CC_STAT_TOP] + stats[digits, cv2.CC_STAT_HEIGHT]
+    tilt = np.degrees(np.arctan(np.polyfit(centres[digits, 0], bottoms, 1)[0]))
+    if not MIN_TILT <= abs(tilt) <= MAX_TILT:
+        return mask
+    rows, cols = mask.shape
+    pad = int(np.ceil(max(rows, cols) * abs(np.sin(np.radians(tilt))))) + 1  # room for the ends
+    mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    turn = cv2.getRotationMatrix2D((cols / 2 + pad, rows / 2 + pad), float(tilt), 1.0)
+    turned = cv2.warpAffine(mask, turn, mask.shape[::-1], flags=cv2.INTER_LINEAR)
+    return np.where(turned >= 128, 255, 0).astype(np.uint8)
+
+
 def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     """A decoded photo of a line of handwriting (a number) -> uint8 (height, W), light ink on
     black, for a sequence reader: the ink as ink_mask finds it, cropped, strokes thickened as
     to_mnist does, scaled to fill the height but a small margin (the aspect ratio kept), with a
     quarter of the height of black at each end. Raises NoDigitError."""
-    mask = ink_mask(to_grey(image))
+    mask = level(ink_mask(to_grey(image)))
     ys, xs = np.nonzero(mask)
     line = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge

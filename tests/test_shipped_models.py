@@ -55,8 +55,8 @@ def optimizer_variables(model_file: Path) -> int:
         return len(weights["optimizer"].get("vars", {}))
 
 
-def shipped_problems(folder: Path) -> list[str]:
-    """What is wrong with a folder laid out as a shipped model (empty list: nothing)."""
+def shipped_problems(folder: Path, kind: str = "digit") -> list[str]:
+    """What is wrong with a folder laid out as a shipped model of `kind` (empty list: nothing)."""
     missing = [name for name in SHIPPED_FILES if not (folder / name).is_file()]
     if missing:
         return [f"{folder} lacks {', '.join(missing)}"]
@@ -72,6 +72,11 @@ def shipped_problems(folder: Path) -> list[str]:
                         f"digits.vision.PREPROCESSING_VERSION is {vision.PREPROCESSING_VERSION}: "
                         "the reader's output changed since this model was trained; bump the "
                         "version on purpose and retrain and re-ship the model")
+    line_version = json.loads((folder / "metrics.json").read_text()).get("line_version")
+    if kind == "number" and line_version != vision.LINE_VERSION:
+        problems.append(f"{folder / 'metrics.json'} says line_version {line_version}, but "
+                        f"digits.vision.LINE_VERSION is {vision.LINE_VERSION}: vision.to_line's "
+                        "output changed since this model was trained; retrain and re-ship it")
     if not (folder / "COMMAND.md").read_text().strip():
         problems.append(f"{folder / 'COMMAND.md'} is empty: give the commands that made it")
     return problems
@@ -211,6 +216,7 @@ def test_the_checks_pass_a_good_folder_and_name_each_fault(tmp_path):
     assert "bump the version on purpose and retrain" in problems
     (bad / "COMMAND.md").unlink()
     assert shipped_problems(bad) == [f"{bad} lacks COMMAND.md"]
+    assert "line_version None" in " ".join(shipped_problems(tmp_path / "good", "number"))
 
 
 def test_the_stand_in_keeps_the_predictions_without_the_optimizer(tmp_path):
@@ -232,7 +238,7 @@ def shipped_kinds() -> list[str]:
 def test_a_shipped_model_has_its_files_no_optimizer_and_the_readers_version(kind):
     if modelio.default_model_path(kind) is None:
         pytest.skip(f"no {kind} model shipped yet (docs/shipped_models.md)")
-    problems = shipped_problems(modelio.shipped_folder(kind))
+    problems = shipped_problems(modelio.shipped_folder(kind), kind)
     assert not problems, "\n".join(problems)
 
 

@@ -100,3 +100,48 @@ def test_touching_digits_are_cut_and_broken_digits_merged():
     cv2.rectangle(broken, (60, 20), (140, 40), 255, -1)  # a bar over ...
     cv2.rectangle(broken, (60, 60), (140, 170), 255, -1)  # ... a body: one digit
     assert len(vision.split_digits(broken)) == 1
+
+
+def baseline_tilt(mask: np.ndarray) -> float:
+    """Degrees: the slope of a line through the bottoms of the mask's digit-sized pieces."""
+    _, _, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    tall = 1 + np.flatnonzero(stats[1:, 3] >= 0.5 * stats[1:, 3].max())
+    bottoms = stats[tall, 1] + stats[tall, 3]
+    return float(np.degrees(np.arctan(np.polyfit(centres[tall, 0], bottoms, 1)[0])))
+
+
+def written_uphill(text: str, degrees: float) -> np.ndarray:
+    photo = np.full((480, 640, 3), 235, np.uint8)
+    cv2.putText(photo, text, (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 4, (30, 30, 30), 12)
+    turn = cv2.getRotationMatrix2D((320, 240), degrees, 1.0)
+    return cv2.warpAffine(photo, turn, (640, 480), borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.parametrize("degrees", [-12, 8])
+def test_a_sloping_line_of_digits_is_levelled(degrees):
+    mask = vision.ink_mask(vision.to_grey(written_uphill("4 7 3 5", degrees)))
+    assert abs(baseline_tilt(mask) + degrees) < 2  # image rows grow downwards
+    assert abs(baseline_tilt(vision.level(mask))) < 1
+    assert np.count_nonzero(vision.level(mask)) == pytest.approx(np.count_nonzero(mask), rel=0.05)
+    level_line = vision.to_line(written_uphill("4 7 3 5", 0))
+    assert vision.to_line(written_uphill("4 7 3 5", degrees)).shape[1] == pytest.approx(
+        level_line.shape[1], rel=0.1)  # not the shorter, wider line the slope's height makes
+
+
+@pytest.mark.parametrize("text,degrees", [("4 7 3 5", 0), ("47", 12), ("9 1", -15)])
+def test_level_lines_and_short_numbers_are_left_alone(text, degrees):
+    """Under three digit-sized pieces there is no baseline to trust."""
+    mask = vision.ink_mask(vision.to_grey(written_uphill(text, degrees)))
+    np.testing.assert_array_equal(vision.level(mask), mask)
+
+
+def test_one_digit_in_pieces_is_not_turned_on_its_side():
+    """Three pieces of one broken 5 give a steep 'baseline': no sloping line is that steep."""
+    photo = np.full((480, 640, 3), 235, np.uint8)
+    for (x0, y0), (x1, y1) in [((250, 100), (250, 200)), ((280, 110), (340, 220)),
+                               ((330, 250), (300, 360))]:  # stem, flag, belly apart
+        cv2.line(photo, (x0, y0), (x1, y1), (30, 30, 30), 16)
+    mask = vision.ink_mask(vision.to_grey(photo))
+    assert cv2.connectedComponents(mask)[0] == 4  # three pieces and the paper
+    assert abs(baseline_tilt(mask)) > vision.MAX_TILT
+    np.testing.assert_array_equal(vision.level(mask), mask)
