@@ -48,6 +48,9 @@ DETACH_PROBABILITY = 0.3  # of a 4, 5 or 7
 DETACH_LEVEL = int(reader_data.STROKE_LEVEL[0] * 255)  # the heaviest pen still draws this grey
 LINE_HEIGHT = 32
 PHOTO_FRACTION = 0.5
+# A photographed line is written uphill or downhill this often, by up to LINE_TILT degrees (the
+# reader levels lines of three or more digits; shorter ones and blobs of touching digits keep it).
+TILT_PROBABILITY, LINE_TILT = 0.5, 10.0
 CLEAN_SCALE = (2.0, 4.0)  # px per MNIST px when a line is drawn without a photo
 TEST_SEED, VALIDATION_SEED = 14_000, 14_001
 TEST_COUNT = 5_000
@@ -229,12 +232,27 @@ def clean_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (255 * (1 - coverage)).astype(np.uint8)
 
 
+def tilted(coverage: np.ndarray, degrees: float) -> np.ndarray:
+    """The ink turned by `degrees` (anticlockwise: written uphill) on a canvas that holds it all."""
+    if not degrees:
+        return coverage
+    rows, cols = coverage.shape
+    cos, sin = np.cos(np.radians(degrees)), abs(np.sin(np.radians(degrees)))
+    size = (int(np.ceil(cols * cos + rows * sin)), int(np.ceil(cols * sin + rows * cos)))
+    turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), degrees, 1.0)
+    turn[:, 2] += (size[0] - cols) / 2, (size[1] - rows) / 2  # centred on the larger canvas
+    return cv2.warpAffine(coverage, turn, size, flags=cv2.INTER_LINEAR)
+
+
 def photo_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The line written on paper and photographed (sometimes with a photo corruption)."""
     height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
-    fit = min(0.9 * width / line.shape[1], 0.85 * height / line.shape[0])
+    tilt = rng.uniform(-LINE_TILT, LINE_TILT) if rng.random() < TILT_PROBABILITY else 0.0
+    cos, sin = np.cos(np.radians(tilt)), abs(np.sin(np.radians(tilt)))
+    fit = min(0.9 * width / (line.shape[1] * cos + line.shape[0] * sin),
+              0.85 * height / (line.shape[1] * sin + line.shape[0] * cos))
     factor = fit * rng.uniform(0.55, 1.0)  # as large in the frame as hands.place's digits
-    coverage = pen_coverage(line, factor, rng)
+    coverage = tilted(pen_coverage(line, factor, rng), tilt)
     frame = np.zeros((height, width), np.float32)
     top = int(rng.integers(0, height - coverage.shape[0] + 1))
     left = int(rng.integers(0, width - coverage.shape[1] + 1))

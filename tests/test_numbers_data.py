@@ -223,3 +223,16 @@ def test_the_config_refuses_fractions_and_scales_out_of_range():
         NumbersDataConfig(hand_fraction=1.5)
     with pytest.raises(ConfigError, match="width_scale"):
         NumbersDataConfig(width_scale_min=1.2, width_scale_max=0.8)
+
+
+@pytest.mark.parametrize("degrees", [-10.0, 6.0])
+def test_a_tilted_line_keeps_all_its_ink_and_slopes_the_right_way(degrees):
+    coverage = np.zeros((40, 300), np.float32)
+    coverage[10:30, 5:295] = 1.0  # a long bar standing for a line of digits
+    turned = numbers_data.tilted(coverage, degrees)
+    assert turned.sum() == pytest.approx(coverage.sum(), rel=0.01)  # nothing cut off the canvas
+    cols = np.flatnonzero(turned.max(axis=0) > 0.5)
+    left, right = (np.flatnonzero(turned[:, c] > 0.5).mean() for c in (cols[5], cols[-5]))
+    # anticlockwise (positive) is uphill: the right end higher, i.e. in rows nearer the top
+    assert np.sign(left - right) == np.sign(degrees)
+    assert numbers_data.tilted(coverage, 0.0) is coverage
