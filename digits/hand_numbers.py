@@ -118,7 +118,7 @@ def draw_number(label: str, hand: hands.Hand, rng: np.random.Generator) -> HandN
 def photograph_line(coverage: np.ndarray, ink: tuple[int, int, int],
                     rng: np.random.Generator) -> np.ndarray:
     """A line's ink coverage -> a BGR photo of it somewhere in a phone-sized frame, as large as
-    numbers_data.photo_view's numbers."""
+    number_photos.photo_view's numbers."""
     height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
     fit = min(0.9 * width / coverage.shape[1], 0.85 * height / coverage.shape[0])
     factor = fit * rng.uniform(0.55, 1.0)

@@ -10,10 +10,8 @@ is classed by its ink (pixels >= INK_LEVEL) as it ended up, the most severe firs
 - wide: further apart.
 A number's spacing is its most severe pair's ("single" for one digit). Now and then a 7 gets a
 European bar (drawn, sometimes clear of the stem), or a 5's flag or a 4's top is cut loose with
-the eraser; `detached` says whether a piece really came apart. The line is then drawn in pen ink
-(as reader_data.pen_ink draws one digit) and either seen clean or photographed (hands.on_paper,
-hands.camera, sometimes a photo corruption, as reader_data.photo_of), and read back with
-vision.to_line exactly as the reader sees a photo.
+the eraser; `detached` says whether a piece really came apart. The line is then written down and
+read back as the reader sees it (number_photos: clean or photographed, then vision.to_line).
 
 Every number has its own generators keyed on (seed, epoch, index): a resumed run draws the same
 numbers, another epoch different ones, and the fixed test set is always the same.
@@ -28,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits import corruptions, hands, reader_data, vision
+from digits import hands, number_photos, reader_data, vision
 
 MAX_DIGITS = 8
 SPACINGS = ("overlapping", "touching", "tight", "wide")  # most severe first
@@ -46,12 +44,7 @@ NUMBER_SLANT, DIGIT_SLANT = 0.3, 0.1  # horizontal shear per unit height, either
 BASELINE_WOBBLE = 2.5  # px: the largest rise or fall of a digit's baseline
 DETACH_PROBABILITY = 0.3  # of a 4, 5 or 7
 DETACH_LEVEL = int(reader_data.STROKE_LEVEL[0] * 255)  # the heaviest pen still draws this grey
-LINE_HEIGHT = 32
-PHOTO_FRACTION = 0.5
-# A photographed line is written uphill or downhill this often, by up to LINE_TILT degrees (the
-# reader levels lines of three or more digits; shorter ones and blobs of touching digits keep it).
-TILT_PROBABILITY, LINE_TILT = 0.5, 10.0
-CLEAN_SCALE = (2.0, 4.0)  # px per MNIST px when a line is drawn without a photo
+PHOTO_FRACTION = 0.5  # the share of example, batch and fixed_set numbers that are photographed
 TEST_SEED, VALIDATION_SEED = 14_000, 14_001
 TEST_COUNT = 5_000
 _DIGIT_CANVAS = 48  # a warped 28x28 digit fits this square
@@ -211,97 +204,13 @@ def compose(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                   masks=masks)
 
 
-def pen_coverage(line: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
-    """The composed line drawn with a pen at `factor` px per MNIST px: float32 ink coverage,
-    MNIST's grey edge made the pen's edge as reader_data.pen_ink does for one digit."""
-    size = (max(1, round(line.shape[1] * factor)), max(1, round(line.shape[0] * factor)))
-    grey = cv2.resize(line.astype(np.float32) / 255, size, interpolation=cv2.INTER_CUBIC)
-    # steep enough that paper (grey 0) stays clear at any edge level
-    coverage = reader_data.pen_edge(grey, factor, rng, min_slope=3.0)
-    if rng.random() < reader_data.OUTLINE_PROBABILITY:
-        pen = max(2, int(factor * 2))
-        coverage = hands.hollow_out((coverage * 255).astype(np.uint8), pen) / np.float32(255)
-    return coverage.astype(np.float32)
-
-
-def clean_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The line in dark ink on white paper, no camera: uint8 grey."""
-    coverage = pen_coverage(line, rng.uniform(*CLEAN_SCALE), rng)
-    margin = coverage.shape[0]  # room around the ink, as on a page
-    coverage = np.pad(coverage, ((margin // 2,) * 2, (margin,) * 2))
-    return (255 * (1 - coverage)).astype(np.uint8)
-
-
-def tilted(coverage: np.ndarray, degrees: float) -> np.ndarray:
-    """The ink turned by `degrees` (anticlockwise: written uphill) on a canvas that holds it all."""
-    if not degrees:
-        return coverage
-    rows, cols = coverage.shape
-    cos, sin = np.cos(np.radians(degrees)), abs(np.sin(np.radians(degrees)))
-    size = (int(np.ceil(cols * cos + rows * sin)), int(np.ceil(cols * sin + rows * cos)))
-    turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), degrees, 1.0)
-    turn[:, 2] += (size[0] - cols) / 2, (size[1] - rows) / 2  # centred on the larger canvas
-    return cv2.warpAffine(coverage, turn, size, flags=cv2.INTER_LINEAR)
-
-
-def photo_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The line written on paper and photographed (sometimes with a photo corruption)."""
-    height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
-    tilt = rng.uniform(-LINE_TILT, LINE_TILT) if rng.random() < TILT_PROBABILITY else 0.0
-    cos, sin = np.cos(np.radians(tilt)), abs(np.sin(np.radians(tilt)))
-    fit = min(0.9 * width / (line.shape[1] * cos + line.shape[0] * sin),
-              0.85 * height / (line.shape[1] * sin + line.shape[0] * cos))
-    factor = fit * rng.uniform(0.55, 1.0)  # as large in the frame as hands.place's digits
-    coverage = tilted(pen_coverage(line, factor, rng), tilt)
-    frame = np.zeros((height, width), np.float32)
-    top = int(rng.integers(0, height - coverage.shape[0] + 1))
-    left = int(rng.integers(0, width - coverage.shape[1] + 1))
-    frame[top:top + coverage.shape[0], left:left + coverage.shape[1]] = coverage
-    ink = hands.NEW_INKS[int(rng.integers(len(hands.NEW_INKS)))]
-    photo = hands.camera(hands.on_paper(frame, ink, rng), rng)
-    if rng.random() < reader_data.PHOTO_CORRUPTION_PROBABILITY:
-        name = reader_data.PHOTO_CORRUPTIONS[int(rng.integers(len(reader_data.PHOTO_CORRUPTIONS)))]
-        grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
-        photo = corruptions.corrupt(grey, name, rng, unit=factor, ink_is_light=False)
-    return photo
-
-
-def view(number: Number, rng: np.random.Generator, photo: bool,
-         height: int = LINE_HEIGHT) -> tuple[np.ndarray, np.ndarray]:
-    """The number written down, and what the reader makes of it: (the image, a photo or the
-    clean view; uint8 (height, W) from vision.to_line). A photo the reader finds no ink in (a
-    harsh corruption) is replaced by the clean view. A component reader reads the image."""
-    if photo:
-        image = photo_view(number.line, rng)
-        try:
-            return image, vision.to_line(image, height)
-        except vision.NoDigitError:
-            pass
-    image = clean_view(number.line, rng)
-    try:
-        return image, vision.to_line(image, height)
-    except vision.NoDigitError:  # thin ink on under 1 % of the page reads as blank paper
-        rows, cols = np.nonzero(image < 255)
-        margin = max(4, (rows.max() - rows.min()) // 4)
-        image = image[max(0, rows.min() - margin):rows.max() + margin + 1,
-                      max(0, cols.min() - margin):cols.max() + margin + 1]
-        return image, vision.to_line(image, height)
-
-
-def render(number: Number, rng: np.random.Generator, photo: bool,
-           height: int = LINE_HEIGHT) -> np.ndarray:
-    """What the reader makes of the number written down: uint8 (height, W) from vision.to_line
-    (see view)."""
-    return view(number, rng, photo, height)[1]
-
-
 def example(x, y, seed: int, epoch: int, index: int, photo_fraction: float = PHOTO_FRACTION,
             lengths: tuple[int, int] = (1, MAX_DIGITS)):
     """Number `index` of `epoch`: (line uint8 (32, W), Number), the same for the same keys."""
     rng = np.random.default_rng([seed, epoch, index, 0])
     number = compose(x, y, rng, int(rng.integers(lengths[0], lengths[1] + 1)))
     look = np.random.default_rng([seed, epoch, index, 1])
-    return render(number, look, photo=bool(look.random() < photo_fraction)), number
+    return number_photos.render(number, look, photo=bool(look.random() < photo_fraction)), number
 
 
 def hand_example(seed: int, epoch: int, index: int, lengths: tuple[int, int] = (1, MAX_DIGITS)):
@@ -314,7 +223,7 @@ def hand_example(seed: int, epoch: int, index: int, lengths: tuple[int, int] = (
     hands.check_training_draw(hand, seed)
     photo, number = hand_numbers.number_photo(hand, seed, epoch * 10_000_000 + index, lengths)
     try:
-        return vision.to_line(photo, LINE_HEIGHT), number
+        return vision.to_line(photo, number_photos.LINE_HEIGHT), number
     except vision.NoDigitError:
         return None, number
 
@@ -394,10 +303,11 @@ def fixed_numbers(x, y, count: int, seed: int):
 def fixed_item(x, y, index: int, length: int, seed: int = TEST_SEED,
                photo_fraction: float = PHOTO_FRACTION):
     """Item `index` of a fixed set (its length from fixed_lengths): (the image, the line, the
-    Number), the image being what a component reader reads of the same number (see view)."""
+    Number), the image being what a component reader reads of the same number (see
+    number_photos.view)."""
     number = compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
     look = np.random.default_rng([seed, 0, index, 1])
-    image, line = view(number, look, photo=bool(look.random() < photo_fraction))
+    image, line = number_photos.view(number, look, photo=bool(look.random() < photo_fraction))
     return image, line, number
 
 

@@ -191,7 +191,8 @@ def line_probabilities(model: keras.Model, lines: list[np.ndarray], batch_size: 
 
 
 def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
-    """Readings of uint8 (height, W) lines (vision.to_line, numbers_data.render), in input order."""
+    """Readings of uint8 (height, W) lines (vision.to_line, number_photos.render), in input
+    order."""
     readings: list[Reading | None] = [None] * len(lines)
     for chunk, probabilities in line_probabilities(model, lines, batch_size):
         for i, reading in zip(chunk, decode(probabilities)):

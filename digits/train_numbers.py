@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import (atomic, backup, config, data, keras_compat, modelio, numbers_data,
-                    sequence, trainer, vision)
+from digits import (atomic, backup, config, data, keras_compat, modelio, number_photos,
+                    numbers_data, sequence, trainer, vision)
 
 log = logging.getLogger("digits.train")
 
@@ -42,7 +42,7 @@ def training_stream(x: np.ndarray, y: np.ndarray, cfg: config.NumbersDataConfig,
             for step in range(cfg.steps_per_epoch):
                 yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step)[:2]
 
-    signature = (tf.TensorSpec((None, numbers_data.LINE_HEIGHT, None, 1), tf.float32),
+    signature = (tf.TensorSpec((None, number_photos.LINE_HEIGHT, None, 1), tf.float32),
                  tf.TensorSpec((None, numbers_data.MAX_DIGITS), tf.int32))
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import data, numbers_data, vision
+from digits import data, number_photos, numbers_data, vision
 from digits.config import DataConfig
 
 
@@ -121,7 +121,7 @@ def test_batches_repeat_for_the_same_seed_and_epoch_and_differ_across_epochs(spl
     assert number.label == first[2][1].label
     np.testing.assert_array_equal(first[0][1, :, :line.shape[1], 0], line / np.float32(255))
     inputs, targets, numbers = first
-    assert inputs.shape[:2] == (4, numbers_data.LINE_HEIGHT) and inputs.dtype == np.float32
+    assert inputs.shape[:2] == (4, number_photos.LINE_HEIGHT) and inputs.dtype == np.float32
     np.testing.assert_array_equal(targets, numbers_data.encode([n.label for n in numbers]))
     assert numbers_data.encode(["407", "9"]).tolist() == [[5, 1, 8, 0, 0, 0, 0, 0],
                                                           [10, 0, 0, 0, 0, 0, 0, 0]]
@@ -148,7 +148,7 @@ def test_the_fixed_set_renders_the_same_lines_every_time(splits):
     assert labels == labels_again == [m["label"] for m in metadata]
     for line, other in zip(lines, again):
         np.testing.assert_array_equal(line, other)
-        assert line.dtype == np.uint8 and line.shape[0] == numbers_data.LINE_HEIGHT
+        assert line.dtype == np.uint8 and line.shape[0] == number_photos.LINE_HEIGHT
     first = next(numbers_data.fixed_numbers(x, y, 12, numbers_data.TEST_SEED))
     assert first.label == labels[0]
 
@@ -175,7 +175,7 @@ def test_rendered_wide_numbers_keep_their_digits_apart(splits):
             continue
         tried += 1
         for photo in (False, True):
-            line = numbers_data.render(number, np.random.default_rng([seed, 1]), photo)
+            line = number_photos.render(number, np.random.default_rng([seed, 1]), photo)
             runs = np.diff(np.r_[0, (line > 127).any(axis=0).astype(np.int8)]) == 1
             kept += int(runs.sum() >= len(number.label))
     assert tried == 12 and kept >= 0.8 * 2 * tried
@@ -229,10 +229,10 @@ def test_the_config_refuses_fractions_and_scales_out_of_range():
 def test_a_tilted_line_keeps_all_its_ink_and_slopes_the_right_way(degrees):
     coverage = np.zeros((40, 300), np.float32)
     coverage[10:30, 5:295] = 1.0  # a long bar standing for a line of digits
-    turned = numbers_data.tilted(coverage, degrees)
+    turned = number_photos.tilted(coverage, degrees)
     assert turned.sum() == pytest.approx(coverage.sum(), rel=0.01)  # nothing cut off the canvas
     cols = np.flatnonzero(turned.max(axis=0) > 0.5)
     left, right = (np.flatnonzero(turned[:, c] > 0.5).mean() for c in (cols[5], cols[-5]))
     # anticlockwise (positive) is uphill: the right end higher, i.e. in rows nearer the top
     assert np.sign(left - right) == np.sign(degrees)
-    assert numbers_data.tilted(coverage, 0.0) is coverage
+    assert number_photos.tilted(coverage, 0.0) is coverage
