@@ -12,7 +12,8 @@ import numpy as np
 
 from _common import SEED, article_generator, article_keras2_model, article_training_data
 from digits import models, trainer
-from digits.config import MlpConfig, TrainerConfig
+from digits.config import TrainerConfig
+from digits.model_schemas import MlpConfig
 
 
 def epoch_seconds(fit, epochs: int) -> float:

@@ -1,4 +1,5 @@
-"""Schemas for every config group, registered in Hydra's ConfigStore.
+"""Schemas for every config group, registered in Hydra's ConfigStore (the model group's are in
+digits/model_schemas.py).
 
 Types and choices are checked by OmegaConf when Hydra composes the config (an unknown key or enum
 value fails there, naming what is valid); ranges are checked in ``__post_init__``, which runs when
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, List, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -154,94 +155,6 @@ class AugmentationConfig:
               self.invert_probability, "a probability in [0, 1]")
 
 
-# --- model -------------------------------------------------------------------------------------
-def check_filters(filters: List[int]) -> None:
-    check(1 <= len(filters) <= 3 and min(filters) >= 1, "model.filters", filters,
-          "1 to 3 sizes >= 1 (each block halves 28x28)")
-
-
-def check_dropout(name: str, dropout: float) -> None:
-    check(0 <= dropout < 1, f"model.dropout ({name})", dropout, "in [0, 1)")
-
-
-@dataclass
-class MlpConfig:
-    name: str = "mlp"
-    hidden_units: List[int] = field(default_factory=lambda: [256, 128, 64])
-    batch_norm: bool = True
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        check(len(self.hidden_units) >= 1 and min(self.hidden_units) >= 1, "model.hidden_units",
-              self.hidden_units, "a non-empty list of sizes >= 1")
-        check_dropout(self.name, self.dropout)
-
-
-@dataclass
-class CnnConfig:
-    name: str = "cnn"
-    filters: List[int] = field(default_factory=lambda: [32, 64])  # one block per size
-    convs_per_block: int = 2
-    dense_units: int = 128
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        check_filters(self.filters)
-        check(self.convs_per_block >= 1, "model.convs_per_block", self.convs_per_block, ">= 1")
-        check(self.dense_units >= 1, "model.dense_units", self.dense_units, ">= 1")
-        check_dropout(self.name, self.dropout)
-
-
-@dataclass
-class CnnGapConfig:
-    """model=cnn_gap (formerly convnet): a CNN whose head is global average pooling, no dense
-    layer."""
-    name: str = "cnn_gap"
-    filters: List[int] = field(default_factory=lambda: [32, 64, 128])  # one block per size
-    convs_per_block: int = 2
-    dropout: float = 0.25  # after every block and before the classifier
-
-    def __post_init__(self) -> None:
-        check_filters(self.filters)
-        check(self.convs_per_block >= 1, "model.convs_per_block", self.convs_per_block, ">= 1")
-        check_dropout(self.name, self.dropout)
-
-
-@dataclass
-class ResnetConfig:
-    name: str = "resnet"
-    filters: List[int] = field(default_factory=lambda: [32, 64, 128])  # one stage per size
-    blocks_per_stage: int = 2
-    dropout: float = 0.2  # before the classifier
-
-    def __post_init__(self) -> None:
-        check(1 <= len(self.filters) <= 3 and min(self.filters) >= 1, "model.filters",
-              self.filters, "1 to 3 sizes >= 1 (each later stage halves the size)")
-        check(self.blocks_per_stage >= 1, "model.blocks_per_stage", self.blocks_per_stage, ">= 1")
-        check_dropout(self.name, self.dropout)
-
-
-@dataclass
-class CrnnConfig:
-    """model=crnn (digits/sequence.py): reads a whole number from a line of ink, with CTC."""
-    name: str = "crnn"
-    height: int = 32  # the line height vision.to_line gives
-    # One conv block each: the first two halve both sides (4 columns per step), the rest the height
-    filters: List[int] = field(default_factory=lambda: [32, 64, 128])
-    head: str = "gru"  # gru or lstm (bidirectional), or conv (1-D convolutions)
-    units: int = 96
-    dropout: float = 0.2
-
-    def __post_init__(self) -> None:
-        check(2 <= len(self.filters) <= 4 and min(self.filters) >= 1, "model.filters",
-              self.filters, "2 to 4 sizes >= 1 (the first two blocks set 4 columns per step)")
-        check(self.height >= 1 and self.height % 2 ** len(self.filters) == 0, "model.height",
-              self.height, f"a multiple of {2 ** len(self.filters)} (each block halves it)")
-        check(self.head in ("gru", "lstm", "conv"), "model.head", self.head, "gru, lstm or conv")
-        check(self.units >= 1, "model.units", self.units, ">= 1")
-        check_dropout(self.name, self.dropout)
-
-
 # --- trainer -----------------------------------------------------------------------------------
 class Optimizer(str, Enum):
     adam = "adam"
@@ -343,7 +256,7 @@ class TrainerConfig:
 class TrainConfig:
     data: Any = MISSING  # DataConfig or FolderDataConfig, chosen by the data group
     augmentation: AugmentationConfig = MISSING
-    model: Any = MISSING  # one of the model schemas above, chosen by the model group
+    model: Any = MISSING  # one of digits/model_schemas.py's, chosen by the model group
     trainer: TrainerConfig = MISSING
     seed: int = 42
     resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
@@ -377,6 +290,8 @@ class TrainConfig:
 def check_task(data: Any, model: Any) -> bool:
     """Whether the run reads whole numbers; a digit model with number data, or the reverse, is
     refused (before any data loads)."""
+    from digits.model_schemas import MODEL_SCHEMAS, SEQUENCE_MODELS, CrnnConfig  # it imports check
+
     numbers, sequence = isinstance(data, NumbersDataConfig), isinstance(model, CrnnConfig)
     digit_models = ", ".join(name for name in MODEL_SCHEMAS if name not in SEQUENCE_MODELS)
     digit_data = ", ".join(name for name in DATA_OPTIONS if name != "numbers")
@@ -394,12 +309,7 @@ def check_task(data: Any, model: Any) -> bool:
 DIGIT_METRICS = ("best_val_accuracy", "val_accuracy")
 NUMBER_METRICS = ("best_val_exact_accuracy", "val_exact_accuracy")
 OPTIMIZABLE_METRICS = DIGIT_METRICS + NUMBER_METRICS
-SEQUENCE_MODELS = ("crnn",)
 DATA_OPTIONS = ("mnist", "npz", "folder", "handwriting", "numbers")  # conf/data
-
-
-MODEL_SCHEMAS = {"mlp": MlpConfig, "cnn": CnnConfig, "cnn_gap": CnnGapConfig,
-                 "resnet": ResnetConfig, "crnn": CrnnConfig}
 
 # Group options renamed in digits 0.1: the old name is a thin alias in conf/ for one release.
 RENAMED_OPTIONS = {
@@ -425,6 +335,8 @@ def required(key: str):
 
 
 def register_configs() -> None:
+    from digits.model_schemas import MODEL_SCHEMAS  # it imports check from here
+
     # resume=RUN_DIR runs in that folder and keeps its saved .hydra/ (the original config).
     if not OmegaConf.has_resolver("run_dir_or"):
         OmegaConf.register_new_resolver("required", required)

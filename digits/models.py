@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from digits.config import CnnConfig, CnnGapConfig, MlpConfig, ResnetConfig
+from digits.model_schemas import CnnConfig, CnnGapConfig, MlpConfig, ResnetConfig
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10

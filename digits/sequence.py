@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from digits.config import CrnnConfig  # the model group's schema: model=crnn
+from digits.model_schemas import CrnnConfig  # the model group's schema: model=crnn
 from digits.models import conv_bn_relu
 from digits.numbers_data import pad_lines
 

@@ -47,7 +47,7 @@ def tiny_crnn(tmp_path_factory):
     import keras
 
     from digits import sequence
-    from digits.config import CrnnConfig
+    from digits.model_schemas import CrnnConfig
 
     keras.utils.set_random_seed(0)
     folder = tmp_path_factory.mktemp("crnn")

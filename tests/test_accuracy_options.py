@@ -9,8 +9,9 @@ import tensorflow as tf
 
 from helpers import SMOKE, compose_train, label_smoothing, scores
 from digits import augment, data, losses, models, pipeline, trainer
-from digits.config import (AugmentationConfig, CnnGapConfig, ConfigError, EarlyStoppingConfig,
-                           MlpConfig, Optimizer, ResnetConfig, Schedule, TrainerConfig)
+from digits.config import (AugmentationConfig, ConfigError, EarlyStoppingConfig, Optimizer,
+                           Schedule, TrainerConfig)
+from digits.model_schemas import CnnGapConfig, MlpConfig, ResnetConfig
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)

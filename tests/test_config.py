@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from helpers import SMOKE, compose_train, run_cli, with_partner
-from digits.config import (RENAMED_OPTIONS, CnnConfig, ConfigError, MlpConfig, Optimizer,
-                           renamed_option_warnings)
+from digits.config import RENAMED_OPTIONS, ConfigError, Optimizer, renamed_option_warnings
+from digits.model_schemas import CnnConfig, MlpConfig
 
 CONF = resources.files("digits.conf")
 
@@ -129,7 +129,7 @@ def test_group_files_set_only_what_differs_from_the_schema(group):
         for key, value in leaves(read_option(group, option)[1]):
             assert value != OmegaConf.select(schema, key, throw_on_missing=False), (
                 f"conf/{group}/{option}.yaml sets {key}={value!r}, the schema's default: "
-                "drop it (digits/config.py holds it)")
+                "drop it (its schema holds it)")
 
 
 @pytest.mark.parametrize("experiment", options("experiment"))

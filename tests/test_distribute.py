@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from digits import distribute, models
-from digits.config import ConfigError, MlpConfig
+from digits.config import ConfigError
+from digits.model_schemas import MlpConfig
 from digits.processes import one_process_and_two_workers, result, start, two_workers
 from helpers import SMOKE, compose_train
 

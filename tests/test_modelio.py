@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from digits import modelio, models
-from digits.config import MlpConfig
+from digits.model_schemas import MlpConfig
 
 
 @pytest.fixture(scope="module")

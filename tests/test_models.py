@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from digits import models
-from digits.config import CnnConfig, MlpConfig
+from digits.model_schemas import CnnConfig, MlpConfig
 
 
 def test_mlp_is_the_articles_network():

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import compose_train
 from digits import data, losses, modelio, models, pipeline, train
-from digits.config import MlpConfig
+from digits.model_schemas import MlpConfig
 
 TINY = ["data.train_size=200", "data.val_size=100", "data.test_size=100", "trainer.epochs=1",
         "trainer.verbose=0", "trainer.batch_size=50"]
