@@ -45,13 +45,18 @@ def clean_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (255 * (1 - coverage)).astype(np.uint8)
 
 
+def tilted_size(rows: float, cols: float, degrees: float) -> tuple[float, float]:
+    """(width, height) of the box that holds a rows x cols image turned by `degrees`."""
+    cos, sin = np.cos(np.radians(degrees)), abs(np.sin(np.radians(degrees)))
+    return cols * cos + rows * sin, cols * sin + rows * cos
+
+
 def tilted(coverage: np.ndarray, degrees: float) -> np.ndarray:
     """The ink turned by `degrees` (anticlockwise: written uphill) on a canvas that holds it all."""
     if not degrees:
         return coverage
     rows, cols = coverage.shape
-    cos, sin = np.cos(np.radians(degrees)), abs(np.sin(np.radians(degrees)))
-    size = (int(np.ceil(cols * cos + rows * sin)), int(np.ceil(cols * sin + rows * cos)))
+    size = tuple(int(np.ceil(side)) for side in tilted_size(rows, cols, degrees))
     turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), degrees, 1.0)
     turn[:, 2] += (size[0] - cols) / 2, (size[1] - rows) / 2  # centred on the larger canvas
     return cv2.warpAffine(coverage, turn, size, flags=cv2.INTER_LINEAR)
@@ -61,9 +66,8 @@ def photo_view(line: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The line written on paper and photographed (sometimes with a photo corruption)."""
     height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
     tilt = rng.uniform(-LINE_TILT, LINE_TILT) if rng.random() < TILT_PROBABILITY else 0.0
-    cos, sin = np.cos(np.radians(tilt)), abs(np.sin(np.radians(tilt)))
-    fit = min(0.9 * width / (line.shape[1] * cos + line.shape[0] * sin),
-              0.85 * height / (line.shape[1] * sin + line.shape[0] * cos))
+    line_width, line_height = tilted_size(*line.shape, tilt)
+    fit = min(0.9 * width / line_width, 0.85 * height / line_height)
     factor = fit * rng.uniform(0.55, 1.0)  # as large in the frame as hands.place's digits
     coverage = tilted(pen_coverage(line, factor, rng), tilt)
     frame = np.zeros((height, width), np.float32)

@@ -67,13 +67,14 @@ def shipped_problems(folder: Path, kind: str = "digit") -> list[str]:
         problems.append(f"{folder / modelio.MODEL_FILE} holds {count} optimizer variables: ship "
                         "what digits-calibrate writes, or the model loaded with compile=False "
                         "and saved again")
-    version = json.loads((folder / "metrics.json").read_text()).get("preprocessing_version")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    version = metrics.get("preprocessing_version")
     if version != vision.PREPROCESSING_VERSION:
         problems.append(f"{folder / 'metrics.json'} says preprocessing_version {version}, but "
                         f"digits.vision.PREPROCESSING_VERSION is {vision.PREPROCESSING_VERSION}: "
                         "the reader's output changed since this model was trained; bump the "
                         "version on purpose and retrain and re-ship the model")
-    line_version = json.loads((folder / "metrics.json").read_text()).get("line_version")
+    line_version = metrics.get("line_version")
     if kind == "number" and line_version != vision.LINE_VERSION:
         problems.append(f"{folder / 'metrics.json'} says line_version {line_version}, but "
                         f"digits.vision.LINE_VERSION is {vision.LINE_VERSION}: vision.to_line's "
