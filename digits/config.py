@@ -89,6 +89,9 @@ class NumbersDataConfig(DataConfig):
     width_scale_min: float = 1.0  # each training line is scaled in width by a factor drawn
     width_scale_max: float = 1.0  # from [min, max]: narrow and wide handwriting
     steps_per_epoch: int = 500  # batches per epoch: each epoch draws new numbers (seed, epoch)
+    # 0: new numbers every batch; N: N training numbers drawn once (cached outside the repo,
+    # digits/number_pool.py) and every batch picked from them, scaled in width anew
+    pool_size: int = 0
     validation_count: int = 1_000  # fixed validation numbers, measured after every epoch
     test_count: int = 5_000  # the fixed test set (numbers_data.fixed_set), measured at the end
 
@@ -98,6 +101,7 @@ class NumbersDataConfig(DataConfig):
               (self.min_digits, self.max_digits), "1 <= min_digits <= max_digits <= 8")
         for key in ("photo_fraction", "hand_fraction"):
             check(0 <= getattr(self, key) <= 1, f"data.{key}", getattr(self, key), "in [0, 1]")
+        check(self.pool_size >= 0, "data.pool_size", self.pool_size, ">= 0 (0: no pool)")
         check(0.3 <= self.width_scale_min <= self.width_scale_max <= 2,
               "data.width_scale_min, data.width_scale_max",
               (self.width_scale_min, self.width_scale_max), "0.3 <= min <= max <= 2")

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from digits import (atomic, backup, config, data, keras_compat, modelio, number_photos,
-                    numbers_data, sequence, trainer, vision)
+                    number_pool, numbers_data, sequence, trainer, vision)
 
 log = logging.getLogger("digits.train")
 
@@ -31,20 +31,31 @@ READ_BATCH_SIZE = 128  # lines read at once when measuring
 
 def training_stream(x: np.ndarray, y: np.ndarray, cfg: config.NumbersDataConfig,
                     batch_size: int, seed: int, first_epoch: int = 0,
-                    epochs: int | None = None) -> tf.data.Dataset:
+                    epochs: int | None = None,
+                    pool: number_pool.Pool | None = None) -> tf.data.Dataset:
     """Batches (lines, CTC labels) of epoch first_epoch, step 0, 1, ... then the next epochs up
     to `epochs` (None: without end): fit reads data.steps_per_epoch of them per epoch
     (trainer.fit's steps_per_epoch). Drawn one batch ahead, while the model trains on the one
-    before; a stream that ends with the run leaves no batch being drawn when fit returns."""
+    before; a stream that ends with the run leaves no batch being drawn when fit returns. With a
+    pool (data.pool_size), batches are picked from it instead of drawn."""
     def batches():
         last = itertools.count(first_epoch) if epochs is None else range(first_epoch, epochs)
         for epoch in last:
             for step in range(cfg.steps_per_epoch):
-                yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step)[:2]
+                yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step, pool)[:2]
 
     signature = (tf.TensorSpec((None, number_photos.LINE_HEIGHT, None, 1), tf.float32),
                  tf.TensorSpec((None, numbers_data.MAX_DIGITS), tf.int32))
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
+
+
+def training_pool(x, y, cfg: config.NumbersDataConfig, seed: int) -> number_pool.Pool | None:
+    """data.pool_size training numbers drawn once (cached), or None: new numbers every batch."""
+    if not cfg.pool_size:
+        return None
+    log.info("data.pool_size=%d: training numbers drawn once and cached", cfg.pool_size)
+    return number_pool.load(x, y, cfg.pool_size, seed, cfg.photo_fraction,
+                            (cfg.min_digits, cfg.max_digits), cfg.hand_fraction)
 
 
 def batch_lengths(cfg: config.NumbersDataConfig, seed: int, epoch: int,
@@ -60,8 +71,13 @@ def batch_lengths(cfg: config.NumbersDataConfig, seed: int, epoch: int,
 
 
 def epoch_batch(x, y, cfg: config.NumbersDataConfig, batch_size: int, seed: int, epoch: int,
-                step: int):
-    """Batch `step` of `epoch`: (lines, labels, Numbers), the same for the same keys."""
+                step: int, pool: number_pool.Pool | None = None):
+    """Batch `step` of `epoch`: (lines, labels, Numbers or, from a pool, label strings), the
+    same for the same keys."""
+    if pool is not None:
+        return number_pool.batch(pool, seed, epoch, step, batch_size,
+                                 batch_lengths(cfg, seed, epoch, step), sequence.TIME_STRIDE,
+                                 (cfg.width_scale_min, cfg.width_scale_max))
     return numbers_data.batch(x, y, seed, epoch, step, batch_size, cfg.photo_fraction,
                               batch_lengths(cfg, seed, epoch, step), sequence.TIME_STRIDE,
                               cfg.hand_fraction, (cfg.width_scale_min, cfg.width_scale_max))
@@ -158,9 +174,10 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
              len(splits.x_train), len(val_lines), cfg.data.steps_per_epoch * cfg.trainer.batch_size)
     resume = backup.last_good_state(run_dir)
     x_train, y_train = numbers_data.split_arrays(splits, "train")
+    pool = training_pool(x_train, y_train, cfg.data, cfg.seed)
     stream = training_stream(x_train, y_train, cfg.data, cfg.trainer.batch_size, cfg.seed,
                              first_epoch=resume.epoch if resume else 0,
-                             epochs=cfg.trainer.epochs)
+                             epochs=cfg.trainer.epochs, pool=pool)
     with trainer.precision(cfg.trainer):
         reader = starting_reader(cfg)
         trainable = compile_for_ctc(reader, cfg.trainer, cfg.data.steps_per_epoch)
