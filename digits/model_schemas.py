@@ -1,7 +1,7 @@
 """Schemas of the model config group (model=mlp, cnn, cnn_gap, resnet, crnn).
 
 digits.config registers them in Hydra's ConfigStore with the other groups' schemas; as there,
-ranges are checked in ``__post_init__`` (config.check raises config.ConfigError).
+ranges are checked in ``__post_init__`` (config_checks.check raises ConfigError).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List
 
-from digits.config import check
+from digits.config_checks import check
 
 
 def check_filters(filters: List[int]) -> None:
