@@ -10,12 +10,11 @@ there; `split="test"` is for the final report) is read
 
 Everything is seeded (SUITE_SEED): the same split gives the same images on any machine. The
 held-out corruption families (corruptions.HELD_OUT) are reported apart. `run` writes JSON,
-figures and TensorBoard into RUN/evaluations/robustness/SPLIT/.
+figures and TensorBoard (digits.robustness_outputs) into RUN/evaluations/robustness/SPLIT/.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits import atomic, corruptions, data, hands, modelio, photos, vision
+from digits import corruptions, data, hands, modelio, photos, vision
 from digits.config import DataConfig, HandwritingDataConfig, data_config
 
 SUITE_SIZE = 2000
@@ -283,82 +282,15 @@ def output_folder(model_path: str | Path, split: str) -> Path:
     return modelio.output_folder(model_path) / "evaluations" / "robustness" / split
 
 
-def bar_chart(result: dict):
-    """Accuracy per corruption, raw and photo side by side; held-out families hatched."""
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(13, 4.8))
-    positions = np.arange(len(NAMES))
-    for offset, path in ((-0.2, "raw"), (0.2, "photo")):
-        bars = axis.bar(positions + offset, [result[path]["accuracy"][n] for n in NAMES], 0.4,
-                        label=f"{path} (mean {result[path]['mean']:.3f}, held-out "
-                              f"{result[path]['held_out_mean']:.3f})")
-        for bar, name in zip(bars, NAMES):
-            if name in corruptions.HELD_OUT:
-                bar.set_hatch("//")
-    axis.set_xticks(positions, [n + (" *" if n in corruptions.HELD_OUT else "") for n in NAMES],
-                    rotation=45, ha="right")
-    axis.set_ylim(0, 1.2)
-    axis.set_yticks(np.linspace(0, 1, 6))
-    axis.set_ylabel("accuracy")
-    axis.grid(axis="y", alpha=0.3)
-    axis.set_title(f"robustness ({result['images']} {result['split']} digits; * hatched: never "
-                   "used in training)")
-    axis.legend(loc="upper center", ncol=2)
-    figure.tight_layout()
-    return figure
-
-
-def example_grids(suite: Suite) -> dict[str, object]:
-    """One figure per path: a row of examples per corruption (photos beside what was read)."""
-    from digits import plots
-
-    count = min(EXAMPLES, len(suite.labels))
-    names = ("clean",) + NAMES
-    raw = [suite.seen["raw", name][i] / 255 for name in names for i in range(count)]
-    titles = [name if i == 0 else "" for name in names for i in range(count)]
-    photo, photo_titles = [], []
-    for name in names:
-        for i in range(min(count, 3)):
-            photo += [suite.photos[name][i] / 255, suite.seen["photo", name][i] / 255]
-            photo_titles += [name if i == 0 else "", "read" if i == 0 else ""]
-    return {"examples_raw": plots.image_grid(raw, titles, columns=count,
-                                             title="raw input, per corruption"),
-            "examples_photo": plots.image_grid(photo, photo_titles, columns=2 * min(count, 3),
-                                               title="photos per corruption, and what the "
-                                                     "reader made of them")}
-
-
-def write_outputs(result: dict, suite: Suite, out_dir: Path) -> None:
-    """robustness.json, accuracy.png, examples_*.png and TensorBoard scalars and images."""
-    import tensorflow as tf
-
-    from digits import plots
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
-    with writer.as_default():
-        for path in PATHS:
-            for name, accuracy in result[path]["accuracy"].items():
-                tf.summary.scalar(f"robustness_{path}/{name}", accuracy, step=0)
-            for key in ("mean", "held_out_mean", "other_mean"):
-                tf.summary.scalar(f"robustness_{path}/{key}", result[path][key], step=0)
-    plots.save(bar_chart(result), out_dir / "accuracy.png", writer)
-    for stem, figure in example_grids(suite).items():
-        plots.save(figure, out_dir / f"{stem}.png", writer)
-    writer.close()
-    atomic.write_text(out_dir / "robustness.json", json.dumps(result, indent=2) + "\n")
-
-
 def run(model_path: str | Path, split: str = "validation", size: int | None = None,
         out_dir: Path | None = None) -> tuple[dict, Path]:
     """Measure the model at `model_path`; write JSON, figures and TensorBoard; (result, folder)."""
-    from digits import calibration  # it builds on this module
+    from digits import calibration, robustness_outputs  # they build on this module
 
     model = modelio.load(model_path)
     suite = build_for(model_path, split, size or SUITE_SIZE)
     result = evaluate(model, suite, calibration.unsure_below(model_path, None))
     result["model"] = str(modelio.resolve(model_path))
     out_dir = out_dir or output_folder(model_path, split)
-    write_outputs(result, suite, out_dir)
+    robustness_outputs.write_outputs(result, suite, out_dir)
     return result, out_dir
