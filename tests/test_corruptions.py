@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import corruptions
+from digits import corruptions, mnist_c_corruptions, photo_corruptions
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO_UNIT = 6.0
@@ -58,7 +58,7 @@ def test_marks_are_drawn_in_the_images_own_ink(name):
 
 def test_brightness_lifts_the_black_background_to_grey():
     brighter = corruptions.corrupt(raw_digit(), "brightness", np.random.default_rng(0))
-    assert brighter[0, 0] == round(255 * corruptions.BRIGHTNESS_ADD)
+    assert brighter[0, 0] == round(255 * mnist_c_corruptions.BRIGHTNESS_ADD)
     assert brighter.max() == 255
 
 
@@ -68,8 +68,9 @@ def test_uneven_light_on_a_wide_line_at_a_small_scale_warns_of_no_overflow():
     line = np.ones((40, 900), np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        lit = corruptions.uneven_light(line, np.random.default_rng(3), 0.5)
-    shadow_and_falloff = (1 - corruptions.SHADOW_DEPTH) * (1 - corruptions.LIGHT_FALLOFF)
+        lit = photo_corruptions.uneven_light(line, np.random.default_rng(3), 0.5)
+    shadow_and_falloff = ((1 - photo_corruptions.SHADOW_DEPTH)
+                          * (1 - photo_corruptions.LIGHT_FALLOFF))
     assert lit.dtype == np.float32 and lit.max() <= 1
     assert lit.min() >= shadow_and_falloff - 1e-6
 
@@ -82,7 +83,7 @@ def test_translate_moves_the_digit_by_its_fixed_distance_at_any_scale():
         centres = [np.array(cv2.moments(im)["m10"]) / cv2.moments(im)["m00"] for im in ink]
         rows = [cv2.moments(im)["m01"] / cv2.moments(im)["m00"] for im in ink]
         shift = np.hypot(centres[1] - centres[0], rows[1] - rows[0]) / unit
-        assert abs(shift - corruptions.TRANSLATE_SHIFT) < 0.5
+        assert abs(shift - mnist_c_corruptions.TRANSLATE_SHIFT) < 0.5
 
 
 def test_stroke_corruptions_thin_thicken_and_hollow_the_strokes():
@@ -118,7 +119,7 @@ def test_held_out_families_are_never_offered_to_training():
 
 def test_training_code_never_names_a_held_out_family():
     """Only the suite may name them: training data asks training_corruptions() instead."""
-    allowed = {"corruptions.py", "robustness.py"}
+    allowed = {"corruptions.py", "mnist_c_corruptions.py", "robustness.py"}
     sources = [p for p in (ROOT / "digits").rglob("*.py") if p.name not in allowed]
     sources += list((ROOT / "conf").rglob("*.yaml"))
     pattern = re.compile(r"\b(" + "|".join(sorted(corruptions.HELD_OUT)) + r")\b")
