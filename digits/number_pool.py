@@ -80,6 +80,4 @@ def batch(pool: Pool, seed: int, epoch: int, step: int, batch_size: int,
     chosen = rng.choice(fitting, batch_size, replace=len(fitting) < batch_size)
     lines = [numbers_data.squeeze(pool.line(i), rng.uniform(*width_scale)) for i in chosen]
     labels = [str(pool.labels["label"][i]) for i in chosen]
-    longest = max(len(label) for label in labels)
-    inputs = numbers_data.pad_lines(lines, time_stride * (2 * longest + 1))
-    return inputs, numbers_data.encode(labels), labels
+    return (*numbers_data.ctc_batch(lines, labels, time_stride), labels)

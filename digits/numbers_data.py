@@ -276,17 +276,24 @@ def batch(x, y, seed: int, epoch: int, step: int, batch_size: int,
           time_stride: int = 4, hand_fraction: float = 0.0,
           width_scale: tuple[float, float] = (1.0, 1.0)):
     """Batch `step` of `epoch`: (inputs (n, 32, W, 1), targets (n, MAX_DIGITS), numbers), drawn
-    by training_example on every core; each number keyed on (seed, epoch, step * batch_size + i).
-    Wide enough for CTC: 2 time steps per digit and one more (a blank between repeats)."""
+    by training_example on every core; each number keyed on (seed, epoch, step * batch_size + i);
+    padded for CTC by ctc_batch."""
     indices = range(step * batch_size, (step + 1) * batch_size)
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         made = list(pool.map(lambda i: training_example(x, y, seed, epoch, i, photo_fraction,
                                                         lengths, hand_fraction, width_scale),
                              indices))
     numbers = [number for _, number in made]
-    longest = max(len(number.label) for number in numbers)
-    inputs = pad_lines([line for line, _ in made], time_stride * (2 * longest + 1))
-    return inputs, encode([number.label for number in numbers]), numbers
+    inputs, targets = ctc_batch([line for line, _ in made], [n.label for n in numbers],
+                                time_stride)
+    return inputs, targets, numbers
+
+
+def ctc_batch(lines: list[np.ndarray], labels: list[str], time_stride: int):
+    """(inputs, targets) to train on: the lines padded wide enough for CTC (2 time steps per
+    digit of the longest label and one more: a blank between repeats), the labels encoded."""
+    longest = max(len(label) for label in labels)
+    return pad_lines(lines, time_stride * (2 * longest + 1)), encode(labels)
 
 
 def fixed_lengths(count: int, seed: int) -> np.ndarray:
