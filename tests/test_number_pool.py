@@ -47,6 +47,16 @@ def test_the_pool_holds_training_examples_and_is_read_back_from_the_cache(digits
         number_pool.load(x, y, 12, 6, 0.5, LENGTHS, 0.0)
 
 
+def test_processes_draw_the_same_pool_as_one(digits_split, monkeypatch):
+    monkeypatch.setattr(number_pool, "CHUNK", 3)  # four chunks, shared by two processes
+    x, y = digits_split
+    alone = number_pool.draw(x, y, 10, 5, 0.5, LENGTHS, 0.0, workers=1)
+    shared = number_pool.draw(x, y, 10, 5, 0.5, LENGTHS, 0.0, workers=2)
+    np.testing.assert_array_equal(shared[0], alone[0])
+    np.testing.assert_array_equal(shared[1], alone[1])
+    assert len(alone[1]) == 10
+
+
 def test_a_pool_batch_keeps_its_lengths_scales_widths_and_repeats_by_key(digits_split, cache):
     x, y = digits_split
     pool = number_pool.load(x, y, 40, 5, 0.0, LENGTHS, 0.0)
