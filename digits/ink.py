@@ -54,9 +54,14 @@ def percentiles(grey: np.ndarray, fractions) -> list[int]:
     return [int(np.searchsorted(cumulative, f * cumulative[-1])) for f in fractions]
 
 
-def ink_mask(grey: np.ndarray) -> np.ndarray:
-    """uint8 grey -> binary mask (255 = ink), whatever the paper's colour and lighting."""
-    grey = cv2.GaussianBlur(restore_inverted_bands(grey), (5, 5), 0)
+def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
+    """uint8 grey -> binary mask (255 = ink), whatever the paper's colour and lighting.
+    version 2: one narrow paper estimate, no inverted bands turned back, every long bar taken
+    for a ruled line (what the shipped number reader was trained on; vision.LINE_VERSION)."""
+    if version == 2:
+        grey = cv2.GaussianBlur(grey, (5, 5), 0)
+    else:
+        grey = cv2.GaussianBlur(restore_inverted_bands(grey), (5, 5), 0)
     low, median, high = percentiles(grey, (0.01, 0.5, 0.99))
     if max(median - low, high - median) < MIN_CONTRAST:
         raise NoDigitError("no ink found: the image is blank or of one flat colour")
@@ -67,6 +72,8 @@ def ink_mask(grey: np.ndarray) -> np.ndarray:
     # of the photo wide keeps them whole but takes patches of a cloudy shade for ink. Ink is
     # what the narrow one finds, and what the wide one finds near it.
     narrow = threshold_ink(grey, NARROW_CLOSE, 5)
+    if version == 2:
+        return remove_clutter(narrow, keep_bars=False)
     wide = threshold_ink(grey, WIDE_CLOSE, 3)
     reach = max(3, int(round(WIDE_REACH * stroke_width(narrow))))
     extra = cv2.bitwise_and(wide, cv2.bitwise_not(narrow))
@@ -213,13 +220,13 @@ def ruled_only(lines: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(ruled[labels], lines, 0).astype(np.uint8)
 
 
-def remove_clutter(mask: np.ndarray) -> np.ndarray:
+def remove_clutter(mask: np.ndarray, keep_bars: bool = True) -> np.ndarray:
     """Drop bands across the photo, ruled lines, frame edges and specks; keep what could be
-    digits."""
+    digits. keep_bars=False: every long run of ink is a ruled line, a 7's or a 2's bar too."""
     mask = strip_bands(mask)
     height, width = mask.shape
     lines = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, width // 2), np.uint8))
-    mask = cv2.subtract(mask, ruled_only(lines, mask))
+    mask = cv2.subtract(mask, ruled_only(lines, mask) if keep_bars else lines)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         raise NoDigitError("no ink found after removing lines and specks")

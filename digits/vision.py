@@ -25,7 +25,9 @@ PREPROCESSING_VERSION = 3  # 2: bands through the photo cleared, blots away from
 # thin lines, dots and round blots beside the digit dropped
 # The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
 # finds it; 2: a line written uphill or downhill levelled.
-LINE_VERSION = 3  # 3: to_mnist's version 3 ink (ink_mask)
+# to_line keeps version 2's ink (ink.ink_mask(grey, version=2)) until the number reader is
+# retrained on version 3's.
+LINE_VERSION = 2
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
 MIN_STROKE = 0.12  # stroke width / digit height below which strokes are thickened (MNIST ~0.15)
@@ -195,7 +197,7 @@ def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     black, for a sequence reader: the ink as ink_mask finds it, cropped, strokes thickened as
     to_mnist does, scaled to fill the height but a small margin (the aspect ratio kept), with a
     quarter of the height of black at each end. Raises NoDigitError."""
-    mask = level(ink_mask(to_grey(image)))
+    mask = level(ink_mask(to_grey(image), version=LINE_VERSION))
     ys, xs = np.nonzero(mask)
     line = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge

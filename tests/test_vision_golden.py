@@ -1,10 +1,12 @@
 """The reader's output pinned: vision.to_mnist on the sample photos in tests/data/photos must give
-exactly the 28x28 images stored in tests/data/to_mnist_golden.npz.
+exactly the 28x28 images stored in tests/data/to_mnist_golden.npz, and vision.to_line on the
+number photos in tests/data/numbers the lines in tests/data/to_line_golden.npz.
 
 Models are trained on what the reader makes of photos (data=handwriting) and record
 vision.PREPROCESSING_VERSION in their metrics.json. When this test fails, the reader's output has
 changed: if on purpose, bump vision.PREPROCESSING_VERSION (models trained before then see other
-inputs than they learned from) and regenerate the golden file from /work/main's root with
+inputs than they learned from; vision.LINE_VERSION for to_line) and regenerate the golden files
+from the repository's root with
 
     python tests/test_vision_golden.py
 
@@ -22,8 +24,11 @@ from digits import photos, vision
 from helpers import DATA, PHOTOS
 
 GOLDEN = DATA / "to_mnist_golden.npz"
+LINE_GOLDEN = DATA / "to_line_golden.npz"
 VERSION_KEY = "preprocessing_version"
+LINE_VERSION_KEY = "line_version"
 SAMPLES = sorted(path.name for path in PHOTOS.glob("*.jpg"))
+NUMBERS = sorted(path.name for path in (DATA / "numbers").glob("*.jpg"))
 
 
 def read(name: str) -> np.ndarray:
@@ -35,6 +40,14 @@ def regenerate() -> None:
                         **{VERSION_KEY: np.array(vision.PREPROCESSING_VERSION)})
     print(f"wrote {GOLDEN} ({len(SAMPLES)} photos, preprocessing version "
           f"{vision.PREPROCESSING_VERSION})")
+    np.savez_compressed(LINE_GOLDEN, **{name: line(name) for name in NUMBERS},
+                        **{LINE_VERSION_KEY: np.array(vision.LINE_VERSION)})
+    print(f"wrote {LINE_GOLDEN} ({len(NUMBERS)} number photos, line version "
+          f"{vision.LINE_VERSION})")
+
+
+def line(name: str) -> np.ndarray:
+    return vision.to_line(photos.decode(DATA / "numbers" / name))
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +72,19 @@ def test_to_mnist_gives_exactly_the_golden_image(golden, name):
         f"vision.to_mnist({name}) changed in {changed} of 784 pixels. If the reader's output "
         "changed on purpose, bump vision.PREPROCESSING_VERSION (models record the version they "
         "were trained with) and regenerate the golden file: python tests/test_vision_golden.py")
+
+
+def test_to_line_gives_exactly_the_golden_lines():
+    with np.load(LINE_GOLDEN) as golden:
+        assert int(golden[LINE_VERSION_KEY]) == vision.LINE_VERSION, (
+            "vision.LINE_VERSION changed: regenerate the golden files "
+            "(python tests/test_vision_golden.py) and commit them")
+        for name in NUMBERS:
+            made = line(name)
+            assert made.shape == golden[name].shape and np.array_equal(made, golden[name]), (
+                f"vision.to_line({name}) changed. If on purpose, bump vision.LINE_VERSION (the "
+                "number reader records the version it was trained with) and regenerate the "
+                "golden files: python tests/test_vision_golden.py")
 
 
 if __name__ == "__main__":
