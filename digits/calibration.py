@@ -14,7 +14,10 @@ read here.
   probabilities averaged) gets the temperature in each member before the average, T fitted for
   the averaged probabilities;
 - unsure_below: the lowest confidence cut that leaves accuracy >= TARGET_ACCURACY on the
-  readings above it with at most MAX_FLAGGED of them flagged (else the best trade-off, marked).
+  readings above it with at most MAX_FLAGGED of them flagged (else the best trade-off, marked),
+  chosen on every photo of the validation robustness suite (clean and under each corruption:
+  what users meet, and what the flag's acceptance is measured on); a photo the reader finds no
+  digit in counts as flagged.
 """
 
 from __future__ import annotations
@@ -227,6 +230,19 @@ def figures(probabilities_: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     return probabilities_.max(axis=1), probabilities_.argmax(axis=1) == labels
 
 
+def suite_figures(model_path: str | Path, logit_models: list[keras.Model],
+                  temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(confidence, correct, unreadable) of every photo of the validation robustness suite
+    (robustness.SUITE_SIZE digits, clean and under each corruption), read at `temperature`."""
+    suite = robustness.build_for(model_path, "validation", robustness.SUITE_SIZE)
+    names = ("clean",) + robustness.NAMES
+    images = np.concatenate([suite.seen["photo", name] for name in names])
+    readable = np.concatenate([suite.readable["photo", name] for name in names])
+    confidence, correct = figures(probabilities(member_logits(logit_models, images), temperature),
+                                  np.tile(suite.labels, len(names)))
+    return confidence, correct & readable, ~readable
+
+
 # --- the tool ---------------------------------------------------------------------------------
 def run_metrics(model_path: str | Path) -> dict:
     """The metrics.json beside the model, or {} when there is none."""
@@ -269,7 +285,9 @@ def calibrate(model_path: str | Path, output: Path, command: str,
     temperature = fit_temperature(logits, labels)
     before = figures(probabilities(logits), labels)
     after = figures(probabilities(logits, temperature), labels)
-    threshold = choose_threshold(*after)
+    confidence, correct, unreadable = suite_figures(split_source(model_path), logits_models,
+                                                    temperature)
+    threshold = choose_threshold(confidence, correct, always_flagged=unreadable)
     calibrated = with_temperature(model, temperature)
     source = modelio.resolve(model_path)
     metrics = run_metrics(model_path)
@@ -289,6 +307,9 @@ def calibrate(model_path: str | Path, output: Path, command: str,
             "ece_before": expected_calibration_error(*before),
             "ece_after": expected_calibration_error(*after),
             "nll_before": nll(logits, labels, 1.0), "nll_after": nll(logits, labels, temperature),
+            "unsure_below_chosen_on": "every photo of the validation robustness suite "
+                                      f"({robustness.SUITE_SIZE} digits, clean and under each "
+                                      "corruption; unreadable photos count as flagged)",
             **threshold,
             "note": "the test figures and expected_calibration_error above are the source "
                     "model's, before calibration (a temperature changes no single model's "

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from digits import calibrate, calibration, ensemble, modelio, predict, vision
+from digits import calibrate, calibration, ensemble, modelio, predict, robustness, vision
 from helpers import PHOTOS, SMALL_CNN
 
 TINY_RUN = """data:
@@ -170,6 +170,7 @@ def test_the_saved_model_loads_in_plain_keras_without_digits_or_optimizer(tmp_pa
 def tiny_run(tmp_path, monkeypatch):
     """A run folder holding the small CNN, trained (as it says) on tiny MNIST splits."""
     monkeypatch.setenv("DIGITS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(robustness, "SUITE_SIZE", 20)  # the cut's suite: 20 digits, 22 photos each
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
     shutil.copy(SMALL_CNN, run / "model.keras")
@@ -195,6 +196,16 @@ def test_calibrate_writes_the_model_metrics_and_command(tiny_run, tmp_path, caps
     assert fit["nll_after"] <= fit["nll_before"]
     assert metrics["unsure_below"] == fit["unsure_below"]
     original, calibrated = modelio.load(tiny_run), modelio.load(out)
+    # the cut was chosen on every photo of the validation suite: the robustness suite's own
+    # figures for the calibrated model at that cut are the ones calibrate reported
+    suite = robustness.build_for(tiny_run, "validation", 20)
+    every = robustness.evaluate(calibrated, suite, fit["unsure_below"])["photo"]["calibration"]
+    assert every["every_photo"]["images"] == 20 * (1 + len(robustness.NAMES))
+    one_photo = 1.5 / every["every_photo"]["images"]  # a photo at the cut may round across it
+    assert every["every_photo"]["flagged_share"] == pytest.approx(fit["flagged_share"],
+                                                                  abs=one_photo)
+    assert every["every_photo"]["unflagged_accuracy"] == pytest.approx(fit["unflagged_accuracy"],
+                                                                       abs=2 * one_photo)
     images = random_images()
     np.testing.assert_allclose(calibrated.predict(images, verbose=0),
                                tempered(original.predict(images, verbose=0),
