@@ -12,14 +12,10 @@ on (seed, epoch, step) as before, so a resumed run reads exactly what it would h
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 
-import cv2
 import numpy as np
 
 from digits import numbers_data, reader_data, vision
@@ -28,8 +24,6 @@ log = logging.getLogger(__name__)
 
 POOL_VERSION = 1  # bump when the numbers drawn change (numbers_data, number_photos, hands)
 POOL_EPOCH = 1_000_000  # the epoch key of pool numbers: apart from any epoch's fresh numbers
-CHUNK = 250  # numbers a worker draws at a time
-WORKER_DIGITS: dict = {}  # the MNIST digits x, y in a drawing process
 LABELS = np.dtype([("label", f"U{numbers_data.MAX_DIGITS}"), ("width", np.int32)])
 
 
@@ -51,53 +45,22 @@ class Pool:
 def draw(x, y, size: int, seed: int, photo_fraction: float, lengths: tuple[int, int],
          hand_fraction: float, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`size` training numbers (unscaled lines): (lines side by side, LABELS records), drawn by
-    `workers` processes (default: one per CPU). Each number is keyed on its index, so the pool
-    is the same however many draw it."""
-    options = (seed, photo_fraction, lengths, hand_fraction)
-    chunks = [range(start, min(start + CHUNK, size)) for start in range(0, size, CHUNK)]
-    workers = min(workers or os.cpu_count() or 1, len(chunks))
+    `workers` threads (default: one per CPU; OpenCV and numpy release the GIL: two threads draw
+    1.8 times as fast as one, benchmarks/number_pool.py). Each number is keyed on its index,
+    so the pool is the same however many threads draw it."""
+    def one(index):
+        line, number = numbers_data.training_example(x, y, seed, POOL_EPOCH, index,
+                                                     photo_fraction, lengths, hand_fraction)
+        return line, number.label
+
     made = []
-    with drawing(workers, x, y) as run:
-        for chunk in run(draw_chunk, chunks, repeat(options)):
-            tenth = max(1, size // 10)
-            if (len(made) + len(chunk)) // tenth > len(made) // tenth:
-                log.info("numbers pool: %d of %d drawn", len(made) + len(chunk), size)
-            made.extend(chunk)
+    with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        for made_count, item in enumerate(pool.map(one, range(size)), start=1):
+            made.append(item)
+            if made_count % max(1, size // 10) == 0:
+                log.info("numbers pool: %d of %d drawn", made_count, size)
     labels = np.array([(label, line.shape[1]) for line, label in made], LABELS)
     return np.concatenate([line for line, _ in made], axis=1), labels
-
-
-@contextmanager
-def drawing(workers: int, x, y):
-    """A map over `workers` processes that hold the digits x, y (or this process alone).
-    Drawing is mostly numpy and Python (hands, photos, the reader), which threads share one
-    core for; processes are spawned, not forked: a forked copy of a process with TensorFlow's
-    and OpenCV's threads can hang."""
-    if workers == 1:
-        start_worker(x, y, threads=False)
-        yield map
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
-                             initargs=(x, y, True)) as pool:
-        yield pool.map
-
-
-def start_worker(x, y, threads: bool) -> None:
-    WORKER_DIGITS["x"], WORKER_DIGITS["y"] = x, y
-    if threads:
-        cv2.setNumThreads(1)  # one process per core already
-
-
-def draw_chunk(indices: range, options) -> list[tuple[np.ndarray, str]]:
-    seed, photo_fraction, lengths, hand_fraction = options
-    made = []
-    for index in indices:
-        line, number = numbers_data.training_example(
-            WORKER_DIGITS["x"], WORKER_DIGITS["y"], seed, POOL_EPOCH, index, photo_fraction,
-            lengths, hand_fraction)
-        made.append((line, number.label))
-    return made
 
 
 def load(x, y, size: int, seed: int, photo_fraction: float, lengths: tuple[int, int],

@@ -47,8 +47,7 @@ def test_the_pool_holds_training_examples_and_is_read_back_from_the_cache(digits
         number_pool.load(x, y, 12, 6, 0.5, LENGTHS, 0.0)
 
 
-def test_processes_draw_the_same_pool_as_one(digits_split, monkeypatch):
-    monkeypatch.setattr(number_pool, "CHUNK", 3)  # four chunks, shared by two processes
+def test_threads_draw_the_same_pool_as_one(digits_split):
     x, y = digits_split
     alone = number_pool.draw(x, y, 10, 5, 0.5, LENGTHS, 0.0, workers=1)
     shared = number_pool.draw(x, y, 10, 5, 0.5, LENGTHS, 0.0, workers=2)
