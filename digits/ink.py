@@ -58,10 +58,7 @@ def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
     """uint8 grey -> binary mask (255 = ink), whatever the paper's colour and lighting.
     version 2: one narrow paper estimate, no inverted bands turned back, every long bar taken
     for a ruled line (what the shipped number reader was trained on; vision.LINE_VERSION)."""
-    if version == 2:
-        grey = cv2.GaussianBlur(grey, (5, 5), 0)
-    else:
-        grey = cv2.GaussianBlur(restore_inverted_bands(grey), (5, 5), 0)
+    grey = cv2.GaussianBlur(grey if version == 2 else restore_inverted_bands(grey), (5, 5), 0)
     low, median, high = percentiles(grey, (0.01, 0.5, 0.99))
     if max(median - low, high - median) < MIN_CONTRAST:
         raise NoDigitError("no ink found: the image is blank or of one flat colour")
@@ -129,27 +126,25 @@ def restore_inverted_bands(grey: np.ndarray) -> np.ndarray:
     # Most photos have none: a copy BAND_GATE times smaller, where no level stands out by even
     # half MIN_CONTRAST, says so at a tenth of the cost.
     small = cv2.resize(grey, None, fx=1 / BAND_GATE, fy=1 / BAND_GATE, interpolation=cv2.INTER_AREA)
-    if not any(band_candidates(levels).any() for levels in (small, small.T)):
+    if not any(band_columns(levels, MIN_CONTRAST / 2)[0].any() for levels in (small, small.T)):
         return grey
     return restore_inverted_columns(restore_inverted_columns(grey).T).T
 
 
-def band_candidates(grey: np.ndarray) -> np.ndarray:
-    """Columns whose paper, edge to edge, might differ from the photo's by MIN_CONTRAST."""
+def band_columns(grey: np.ndarray, contrast: float, row_step: int = 1) -> tuple[np.ndarray, float]:
+    """(columns whose paper differs from the photo's by over `contrast` over their whole length,
+    at the top and at the bottom; the photo's paper level). Column levels are medians of every
+    `row_step`th row."""
     end = max(1, grey.shape[0] // 8)
-    column_paper = np.median(grey, axis=0)
+    column_paper = np.median(grey[::row_step], axis=0)
     paper = float(np.median(column_paper))
     levels = (column_paper, np.median(grey[:end], axis=0), np.median(grey[-end:], axis=0))
-    return np.logical_and.reduce([np.abs(level - paper) > MIN_CONTRAST / 2 for level in levels])
+    return np.logical_and.reduce([np.abs(level - paper) > contrast for level in levels]), paper
 
 
 def restore_inverted_columns(grey: np.ndarray) -> np.ndarray:
-    height, width = grey.shape
-    end = max(1, height // 8)
-    column_paper = np.median(grey[::BAND_ROW_STEP], axis=0)  # every row: 2 ms a photo more
-    paper = float(np.median(column_paper))
-    levels = (column_paper, np.median(grey[:end], axis=0), np.median(grey[-end:], axis=0))
-    band = np.logical_and.reduce([np.abs(level - paper) > MIN_CONTRAST for level in levels])
+    width = grey.shape[1]
+    band, paper = band_columns(grey, MIN_CONTRAST, BAND_ROW_STEP)  # every row: 2 ms a photo more
     if not band.any():
         return grey
     grey = grey.copy()

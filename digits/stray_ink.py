@@ -54,15 +54,6 @@ def digit_pieces(mask: np.ndarray) -> np.ndarray:
     return np.where(np.isin(labels, list(keep)), 255, 0).astype(np.uint8)
 
 
-def pieces_beside(mask: np.ndarray):
-    """Connected pieces, their distance transform, the largest piece and its stroke width."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    stroke = 2 * float(np.percentile(distance[labels == largest], 90))
-    return count, labels, stats, distance, largest, stroke
-
-
 def drop_stray_pieces(mask: np.ndarray) -> np.ndarray:
     """Drop pieces apart from the largest that are no part of the digit: lines at most
     THIN_LINE times as thick as its strokes and LONG_LINE stroke widths long or more (a scribble,
@@ -70,14 +61,19 @@ def drop_stray_pieces(mask: np.ndarray) -> np.ndarray:
     than DOT_LENGTH stroke widths and blots no longer than BLOT_LENGTH times their own width
     (round: spilt, not a piece of a stroke, which runs along). Widths: twice the distance
     transform's 90th percentile (a piece's own width: its maximum)."""
-    if cv2.connectedComponents(mask, connectivity=8)[0] <= 2:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 2:
         return mask
-    count, labels, stats, distance, largest, stroke = pieces_beside(mask)
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    stroke = 2 * float(np.percentile(distance[labels == largest], 90))
     drop = np.zeros(count, bool)
     for index in range(1, count):
         if index == largest:
             continue
-        inside = distance[labels == index]
+        left, top, width, height = stats[index, :4]
+        box = (slice(top, top + height), slice(left, left + width))
+        inside = distance[box][labels[box] == index]  # the piece's box, not the whole photo
         length = max(stats[index, cv2.CC_STAT_WIDTH], stats[index, cv2.CC_STAT_HEIGHT])
         thin_line = (2 * float(np.percentile(inside, 90)) <= THIN_LINE * stroke
                      and length >= LONG_LINE * stroke)
