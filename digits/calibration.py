@@ -230,15 +230,15 @@ def figures(probabilities_: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     return probabilities_.max(axis=1), probabilities_.argmax(axis=1) == labels
 
 
-def suite_figures(model_path: str | Path, logit_models: list[keras.Model],
-                  temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(confidence, correct, unreadable) of every photo of the validation robustness suite
-    (robustness.SUITE_SIZE digits, clean and under each corruption), read at `temperature`."""
+def suite_figures(model_path: str | Path,
+                  model: keras.Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(confidence, correct, unreadable) of `model` on every photo of the validation robustness
+    suite (robustness.SUITE_SIZE digits of model_path's split, clean and under each corruption)."""
     suite = robustness.build_for(model_path, "validation", robustness.SUITE_SIZE)
     names = ("clean",) + robustness.NAMES
     images = np.concatenate([suite.seen["photo", name] for name in names])
     readable = np.concatenate([suite.readable["photo", name] for name in names])
-    confidence, correct = figures(probabilities(member_logits(logit_models, images), temperature),
+    confidence, correct = figures(robustness.predict(model, images),
                                   np.tile(suite.labels, len(names)))
     return confidence, correct & readable, ~readable
 
@@ -285,10 +285,9 @@ def calibrate(model_path: str | Path, output: Path, command: str,
     temperature = fit_temperature(logits, labels)
     before = figures(probabilities(logits), labels)
     after = figures(probabilities(logits, temperature), labels)
-    confidence, correct, unreadable = suite_figures(split_source(model_path), logits_models,
-                                                    temperature)
-    threshold = choose_threshold(confidence, correct, always_flagged=unreadable)
     calibrated = with_temperature(model, temperature)
+    confidence, correct, unreadable = suite_figures(split_source(model_path), calibrated)
+    threshold = choose_threshold(confidence, correct, always_flagged=unreadable)
     source = modelio.resolve(model_path)
     metrics = run_metrics(model_path)
     metrics.update({
