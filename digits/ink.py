@@ -57,7 +57,7 @@ def percentiles(grey: np.ndarray, fractions) -> list[int]:
 def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
     """uint8 grey -> binary mask (255 = ink), whatever the paper's colour and lighting.
     version 2: one narrow paper estimate, no inverted bands turned back, every long bar taken
-    for a ruled line (what the shipped number reader was trained on; vision.LINE_VERSION)."""
+    for a ruled line (vision.to_line's ink up to LINE_VERSION 2)."""
     grey = cv2.GaussianBlur(grey if version == 2 else restore_inverted_bands(grey), (5, 5), 0)
     low, median, high = percentiles(grey, (0.01, 0.5, 0.99))
     if max(median - low, high - median) < MIN_CONTRAST:

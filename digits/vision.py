@@ -24,10 +24,9 @@ PREPROCESSING_VERSION = 3  # 2: bands through the photo cleared, blots away from
 # estimate where the narrow one found ink), a 7's long bar no longer taken for a ruled line,
 # thin lines, dots and round blots beside the digit dropped
 # The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
-# finds it; 2: a line written uphill or downhill levelled.
-# to_line keeps version 2's ink (ink.ink_mask(grey, version=2)) until the number reader is
-# retrained on version 3's.
-LINE_VERSION = 2
+# finds it; 2: a line written uphill or downhill levelled; 3: the ink of PREPROCESSING_VERSION 3
+# (ink.ink_mask(grey, version=3): inverted bands, filled and blurred strokes, long bars).
+LINE_VERSION = 3
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
 MIN_STROKE = 0.12  # stroke width / digit height below which strokes are thickened (MNIST ~0.15)
