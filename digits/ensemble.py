@@ -4,19 +4,27 @@ One saved model that averages its members' class probabilities (keras.layers.Ave
 members, each a sub-model): a plain functional Keras model, so every command takes DIR like a run
 folder and plain Keras loads it with safe_mode=True. DIR gets model.keras and a metrics.json with
 the ensemble's and each member's accuracy on the validation split (what to choose on) and on the
-test split (the outcome).
+test split (the outcome), and the members' run config (.hydra/config.yaml: their data and seed,
+which every member shares), so later commands draw the members' validation data.
+
+Whole-number readers (model=crnn, output (T, 11)) ensemble the same way: the mean of the
+members' per-step distributions. They are measured on the run's fixed validation numbers and
+fixed test set (exact-number accuracy and CER), and must have read the same kind of line
+(metrics.json's line_version).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import keras
 from omegaconf import OmegaConf
 
-from digits import cli, config, data, evaluate, modelio
+from digits import (calibration, cli, config, data, evaluate, modelio, numbers_data, sequence,
+                    train_numbers, vision)
 from digits.config import DataConfig
 
 MAX_MEMBERS = 8
@@ -60,6 +68,31 @@ def run_data(path: Path) -> tuple[DataConfig, int]:
     return config.data_config(run.get("data", {})), run.get("seed", 42)
 
 
+def number_sets(cfg: config.NumbersDataConfig, seed: int) -> dict:
+    """The run's fixed validation numbers and fixed test set, (lines, labels) each, drawn once
+    and read by every member and the ensemble."""
+    splits = data.load(cfg, seed)
+    x, y = numbers_data.split_arrays(splits, "test")
+    return {"val": train_numbers.validation_set(splits, cfg),
+            "test": numbers_data.fixed_set(x, y, cfg.test_count)[:2]}
+
+
+def number_accuracies(model: keras.Model, sets: dict) -> dict:
+    val = train_numbers.measure(model, *sets["val"])
+    test = train_numbers.measure(model, *sets["test"])
+    return {"val_exact_accuracy": val["exact_accuracy"], "val_cer": val["cer"],
+            "test_exact_accuracy": test["exact_accuracy"], "test_cer": test["cer"]}
+
+
+def line_version(paths: list[Path]) -> int:
+    """The line_version every sequence member read (its metrics.json); refuses a mix."""
+    versions = {calibration.run_metrics(path).get("line_version", 1) for path in paths}
+    if len(versions) > 1:
+        raise ValueError(f"the members read different lines (line_version {sorted(versions)}): "
+                         "their probabilities do not mean the same thing")
+    return versions.pop()
+
+
 def make(paths: list[Path], output: Path) -> dict:
     """Build, measure and save the ensemble of the models at `paths` in the folder `output`."""
     members = [modelio.load(path) for path in paths]
@@ -67,17 +100,47 @@ def make(paths: list[Path], output: Path) -> dict:
     if len(used) > 1:
         raise ValueError("the members were trained on different data splits or seeds, so no "
                          "validation split is unseen by all of them")
-    splits = data.load(*run_data(paths[0]))
-    member_metrics = [{"model": str(modelio.resolve(path)), **accuracies(member, splits)}
-                      for path, member in zip(paths, members)]
+    reads_numbers = {sequence.is_sequence_model(member) for member in members}
+    if len(reads_numbers) > 1:
+        raise ValueError("some members read whole numbers (model=crnn) and others one digit")
     model = build(members)
-    metrics = {**accuracies(model, splits), "parameters": model.count_params(),
+    versions = {}
+    if reads_numbers.pop():
+        sets = number_sets(*run_data(paths[0]))
+        measure = lambda m: number_accuracies(m, sets)  # noqa: E731
+        versions = {"preprocessing_version": vision.PREPROCESSING_VERSION,
+                    "line_version": line_version(paths)}
+    else:
+        splits = data.load(*run_data(paths[0]))
+        measure = lambda m: accuracies(m, splits)  # noqa: E731
+    member_metrics = [{"model": str(modelio.resolve(path)), **measure(member)}
+                      for path, member in zip(paths, members)]
+    metrics = {**measure(model), "parameters": model.count_params(), **versions,
                "weights": "members' saved weights, probabilities averaged",
                "members": member_metrics}
     output.mkdir(parents=True, exist_ok=True)
     model.save(output / modelio.MODEL_FILE)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    run_config = modelio.resolve(paths[0]).parent / calibration.RUN_CONFIG
+    if run_config.is_file():  # the data and seed every member shares (checked above)
+        (output / calibration.RUN_CONFIG).parent.mkdir(exist_ok=True)
+        shutil.copy(run_config, output / calibration.RUN_CONFIG)
     return metrics
+
+
+def summary(metrics: dict) -> list[str]:
+    """The lines digits-ensemble prints: each member's validation and test figures, then the
+    ensemble's."""
+    def figures(m: dict) -> str:
+        if "val_exact_accuracy" in m:
+            return (f"val exact {m['val_exact_accuracy']:.4f}  test exact "
+                    f"{m['test_exact_accuracy']:.4f} (CER {m['test_cer']:.4f})")
+        return f"val {m['val_accuracy']:.4f}  test {m['test_accuracy']:.4f}"
+
+    lines = [f"member   {figures(m)}  {m['model']}" for m in metrics["members"]]
+    inverted = ("inverted_test_accuracy" in metrics
+                and f"  (inverted {metrics['inverted_test_accuracy']:.4f})") or ""
+    return lines + [f"ensemble {figures(metrics)}{inverted}"]
 
 
 EXAMPLES = """\
@@ -106,11 +169,7 @@ def command(parser: cli.Parser, args) -> int:
         metrics = make([Path(p) for p in args.model], args.output)
     except (modelio.ModelLoadError, ValueError) as error:
         raise cli.CommandError(str(error)) from None
-    for member in metrics["members"]:
-        print(f"member   val {member['val_accuracy']:.4f}  test {member['test_accuracy']:.4f}  "
-              f"{member['model']}")
-    print(f"ensemble val {metrics['val_accuracy']:.4f}  test {metrics['test_accuracy']:.4f}  "
-          f"(inverted {metrics['inverted_test_accuracy']:.4f})")
+    print("\n".join(summary(metrics)))
     print(f"wrote {args.output / modelio.MODEL_FILE}")
     return cli.OK
 

@@ -11,8 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-from digits import ensemble, modelio, trainer
+from digits import ensemble, modelio, sequence, trainer, vision
 from digits.config import TrainerConfig
+from digits.model_schemas import CrnnConfig
 from helpers import SMALL_CNN, run_cli
 
 TINY_DATA = """data:
@@ -21,6 +22,18 @@ TINY_DATA = """data:
   val_size: 100
   train_size: 100
   test_size: 100
+seed: 0
+"""
+TINY_NUMBERS = """data:
+  source: numbers
+  path: null
+  val_size: 60
+  train_size: 100
+  test_size: 60
+  validation_count: 6
+  test_count: 8
+model:
+  name: crnn
 seed: 0
 """
 
@@ -95,3 +108,67 @@ def test_fine_tuning_an_ensemble_is_refused_with_a_clear_message(tmp_path):
     ensemble.build([tiny_mlp(1), tiny_mlp(2)]).save(path)
     with pytest.raises(modelio.ModelLoadError, match="is an ensemble"):
         trainer.starting_model(TrainerConfig(init_from=str(path)), build=lambda: tiny_mlp(3))
+
+
+# --- whole-number readers (model=crnn) ---------------------------------------------------------
+def tiny_crnn(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return sequence.crnn(CrnnConfig(filters=[4, 8], units=8))
+
+
+def test_a_whole_number_ensemble_averages_every_steps_distribution():
+    members = [tiny_crnn(1), tiny_crnn(2)]
+    lines = np.random.default_rng(0).uniform(0, 1, (3, 32, 96, 1)).astype("float32")
+    expected = np.mean([member.predict(lines, verbose=0) for member in members], axis=0)
+    model = ensemble.build(members)
+    np.testing.assert_allclose(model.predict(lines, verbose=0), expected, atol=1e-6)
+    assert sequence.is_sequence_model(model) and expected.shape == (3, 96 // 4, 11)
+
+
+@pytest.fixture
+def number_runs(tmp_path):
+    """Two run folders of tiny untrained CRNNs (different weights) that read version-N lines."""
+    runs = []
+    for seed in (1, 2):
+        run = tmp_path / f"numbers{seed}"
+        (run / ".hydra").mkdir(parents=True)
+        tiny_crnn(seed).save(run / "model.keras")
+        (run / ".hydra" / "config.yaml").write_text(TINY_NUMBERS)
+        (run / "metrics.json").write_text(json.dumps({"line_version": vision.LINE_VERSION}))
+        runs.append(run)
+    return runs
+
+
+def test_cli_ensembles_whole_number_readers_measured_on_their_runs_numbers(number_runs,
+                                                                            tmp_path):
+    output = tmp_path / "number_ensemble"
+    result = run_cli("digits.ensemble", "--model", str(number_runs[0]), "--model",
+                     str(number_runs[1]), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    assert "ensemble val exact" in result.stdout
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["line_version"] == vision.LINE_VERSION
+    # the run's data and seed come along, so calibrate and evaluate draw the members' numbers
+    assert (output / ".hydra" / "config.yaml").read_text() == TINY_NUMBERS
+    sets = ensemble.number_sets(*ensemble.run_data(number_runs[0]))
+    assert [len(sets["val"][1]), len(sets["test"][1])] == [6, 8]
+    saved = modelio.load(output)
+    assert {k: metrics[k] for k in ensemble.number_accuracies(saved, sets)} == \
+        ensemble.number_accuracies(saved, sets)
+    for run, member in zip(number_runs, metrics["members"]):
+        assert member["test_cer"] == ensemble.number_accuracies(modelio.load(run),
+                                                                sets)["test_cer"]
+
+
+def test_members_that_read_different_lines_or_tasks_are_refused(number_runs, member_runs,
+                                                                 tmp_path):
+    (number_runs[1] / "metrics.json").write_text(json.dumps({"line_version": 1}))
+    lines = run_cli("digits.ensemble", "--model", str(number_runs[0]), "--model",
+                    str(number_runs[1]), "--output", str(tmp_path / "lines_out"))
+    assert lines.returncode != 0 and "line_version [1, " in lines.stderr
+    (member_runs[1] / ".hydra" / "config.yaml").write_text(TINY_NUMBERS)
+    mixed = run_cli("digits.ensemble", "--model", str(number_runs[0]), "--model",
+                    str(member_runs[1]), "--output", str(tmp_path / "mixed_out"))
+    assert mixed.returncode != 0
+    assert "different inputs" in mixed.stderr or "whole numbers" in mixed.stderr
+    assert not (tmp_path / "lines_out").exists() and not (tmp_path / "mixed_out").exists()
