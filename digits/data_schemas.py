@@ -72,6 +72,10 @@ class NumbersDataConfig(DataConfig):
     max_digits: int = 8
     photo_fraction: float = 0.5  # of training numbers photographed; the rest are seen clean
     hand_fraction: float = 0.0  # of training numbers written in a training hand (Hershey strokes)
+    # of training numbers from MNIST drawn in outline (hollow strokes); the fixed validation and
+    # test numbers keep reader_data.OUTLINE_PROBABILITY, 0.05
+    outline_fraction: float = 0.05
+    cut_fraction: float = 0.0  # of photographed training numbers run off the frame's top or bottom
     width_scale_min: float = 1.0  # each training line is scaled in width by a factor drawn
     width_scale_max: float = 1.0  # from [min, max]: narrow and wide handwriting
     steps_per_epoch: int = 500  # batches per epoch: each epoch draws new numbers (seed, epoch)
@@ -85,7 +89,7 @@ class NumbersDataConfig(DataConfig):
         super().__post_init__()
         check(1 <= self.min_digits <= self.max_digits <= 8, "data.min_digits, data.max_digits",
               (self.min_digits, self.max_digits), "1 <= min_digits <= max_digits <= 8")
-        for key in ("photo_fraction", "hand_fraction"):
+        for key in ("photo_fraction", "hand_fraction", "outline_fraction", "cut_fraction"):
             check(0 <= getattr(self, key) <= 1, f"data.{key}", getattr(self, key), "in [0, 1]")
         check(self.pool_size >= 0, "data.pool_size", self.pool_size, ">= 0 (0: no pool)")
         check(0.3 <= self.width_scale_min <= self.width_scale_max <= 2,

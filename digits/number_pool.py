@@ -43,14 +43,17 @@ class Pool:
 
 
 def draw(x, y, size: int, seed: int, photo_fraction: float, lengths: tuple[int, int],
-         hand_fraction: float, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+         hand_fraction: float, workers: int | None = None,
+         outline_fraction: float = reader_data.OUTLINE_PROBABILITY,
+         cut_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """`size` training numbers (unscaled lines): (lines side by side, LABELS records), drawn by
     `workers` threads (default: one per CPU; OpenCV and numpy release the GIL: two threads draw
     1.8 times as fast as one, benchmarks/number_pool.py). Each number is keyed on its index,
     so the pool is the same however many threads draw it."""
     def one(index):
-        line, number = numbers_data.training_example(x, y, seed, POOL_EPOCH, index,
-                                                     photo_fraction, lengths, hand_fraction)
+        line, number = numbers_data.training_example(
+            x, y, seed, POOL_EPOCH, index, photo_fraction, lengths, hand_fraction,
+            outline_fraction=outline_fraction, cut_fraction=cut_fraction)
         return line, number.label
 
     made = []
@@ -64,13 +67,15 @@ def draw(x, y, size: int, seed: int, photo_fraction: float, lengths: tuple[int, 
 
 
 def load(x, y, size: int, seed: int, photo_fraction: float, lengths: tuple[int, int],
-         hand_fraction: float) -> Pool:
+         hand_fraction: float, outline_fraction: float = reader_data.OUTLINE_PROBABILITY,
+         cut_fraction: float = 0.0) -> Pool:
     """The pool for these options: read from the cache, or drawn (and cached) the first time."""
     key = [POOL_VERSION, vision.LINE_VERSION, x, y, size, seed, photo_fraction, lengths,
-           hand_fraction]
+           hand_fraction, outline_fraction, cut_fraction]
     lines, labels = reader_data.cached(
         "train-numbers", key,
-        lambda: draw(x, y, size, seed, photo_fraction, lengths, hand_fraction))
+        lambda: draw(x, y, size, seed, photo_fraction, lengths, hand_fraction,
+                     outline_fraction=outline_fraction, cut_fraction=cut_fraction))
     return Pool(lines, labels)
 
 

@@ -205,12 +205,15 @@ def compose(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
 
 
 def example(x, y, seed: int, epoch: int, index: int, photo_fraction: float = PHOTO_FRACTION,
-            lengths: tuple[int, int] = (1, MAX_DIGITS)):
-    """Number `index` of `epoch`: (line uint8 (32, W), Number), the same for the same keys."""
+            lengths: tuple[int, int] = (1, MAX_DIGITS),
+            outline_fraction: float = reader_data.OUTLINE_PROBABILITY, cut_fraction: float = 0.0):
+    """Number `index` of `epoch`: (line uint8 (32, W), Number), the same for the same keys.
+    outline_fraction, cut_fraction: see number_photos.photo_view."""
     rng = np.random.default_rng([seed, epoch, index, 0])
     number = compose(x, y, rng, int(rng.integers(lengths[0], lengths[1] + 1)))
     look = np.random.default_rng([seed, epoch, index, 1])
-    return number_photos.render(number, look, photo=bool(look.random() < photo_fraction)), number
+    return number_photos.render(number, look, photo=bool(look.random() < photo_fraction),
+                                outline=outline_fraction, cut=cut_fraction), number
 
 
 def hand_example(seed: int, epoch: int, index: int, lengths: tuple[int, int] = (1, MAX_DIGITS)):
@@ -238,16 +241,20 @@ def squeeze(line: np.ndarray, factor: float) -> np.ndarray:
 def training_example(x, y, seed: int, epoch: int, index: int,
                      photo_fraction: float = PHOTO_FRACTION,
                      lengths: tuple[int, int] = (1, MAX_DIGITS), hand_fraction: float = 0.0,
-                     width_scale: tuple[float, float] = (1.0, 1.0)):
-    """A training number: from MNIST digits (example) or, `hand_fraction` of the time, in a
-    training hand (hand_example); its line then scaled in width by a factor drawn from
-    `width_scale`. The same for the same keys."""
+                     width_scale: tuple[float, float] = (1.0, 1.0),
+                     outline_fraction: float = reader_data.OUTLINE_PROBABILITY,
+                     cut_fraction: float = 0.0):
+    """A training number: from MNIST digits (example, outlined or cut off by the photo's edge
+    as often as asked) or, `hand_fraction` of the time, in a training hand (hand_example); its
+    line then scaled in width by a factor drawn from `width_scale`. The same for the same
+    keys."""
     pick = np.random.default_rng([seed, epoch, index, 3])
     line = None
     if pick.random() < hand_fraction:
         line, number = hand_example(seed, epoch, index, lengths)
     if line is None:
-        line, number = example(x, y, seed, epoch, index, photo_fraction, lengths)
+        line, number = example(x, y, seed, epoch, index, photo_fraction, lengths,
+                               outline_fraction, cut_fraction)
     factor = pick.uniform(*width_scale)
     return (line if factor == 1.0 else squeeze(line, factor)), number
 
@@ -274,15 +281,16 @@ def encode(labels: list[str], max_length: int = MAX_DIGITS) -> np.ndarray:
 def batch(x, y, seed: int, epoch: int, step: int, batch_size: int,
           photo_fraction: float = PHOTO_FRACTION, lengths: tuple[int, int] = (1, MAX_DIGITS),
           time_stride: int = 4, hand_fraction: float = 0.0,
-          width_scale: tuple[float, float] = (1.0, 1.0)):
+          width_scale: tuple[float, float] = (1.0, 1.0),
+          outline_fraction: float = reader_data.OUTLINE_PROBABILITY, cut_fraction: float = 0.0):
     """Batch `step` of `epoch`: (inputs (n, 32, W, 1), targets (n, MAX_DIGITS), numbers), drawn
     by training_example on every core; each number keyed on (seed, epoch, step * batch_size + i);
     padded for CTC by ctc_batch."""
     indices = range(step * batch_size, (step + 1) * batch_size)
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        made = list(pool.map(lambda i: training_example(x, y, seed, epoch, i, photo_fraction,
-                                                        lengths, hand_fraction, width_scale),
-                             indices))
+        made = list(pool.map(lambda i: training_example(
+            x, y, seed, epoch, i, photo_fraction, lengths, hand_fraction, width_scale,
+            outline_fraction, cut_fraction), indices))
     numbers = [number for _, number in made]
     inputs, targets = ctc_batch([line for line, _ in made], [n.label for n in numbers],
                                 time_stride)

@@ -55,7 +55,8 @@ def training_pool(x, y, cfg: config.NumbersDataConfig, seed: int) -> number_pool
         return None
     log.info("data.pool_size=%d: training numbers drawn once and cached", cfg.pool_size)
     return number_pool.load(x, y, cfg.pool_size, seed, cfg.photo_fraction,
-                            (cfg.min_digits, cfg.max_digits), cfg.hand_fraction)
+                            (cfg.min_digits, cfg.max_digits), cfg.hand_fraction,
+                            cfg.outline_fraction, cfg.cut_fraction)
 
 
 def batch_lengths(cfg: config.NumbersDataConfig, seed: int, epoch: int,
@@ -80,7 +81,8 @@ def epoch_batch(x, y, cfg: config.NumbersDataConfig, batch_size: int, seed: int,
                                  (cfg.width_scale_min, cfg.width_scale_max))
     return numbers_data.batch(x, y, seed, epoch, step, batch_size, cfg.photo_fraction,
                               batch_lengths(cfg, seed, epoch, step), sequence.TIME_STRIDE,
-                              cfg.hand_fraction, (cfg.width_scale_min, cfg.width_scale_max))
+                              cfg.hand_fraction, (cfg.width_scale_min, cfg.width_scale_max),
+                              cfg.outline_fraction, cfg.cut_fraction)
 
 
 def measure(reader: keras.Model, lines: list[np.ndarray], labels: list[str]) -> dict:

@@ -39,12 +39,13 @@ def test_the_pool_holds_training_examples_and_is_read_back_from_the_cache(digits
         assert pool.labels["label"][index] == number.label
         assert pool.lengths[index] == len(number.label)
 
-    monkeypatch.setattr(number_pool, "draw", lambda *args: pytest.fail("drawn again"))
+    monkeypatch.setattr(number_pool, "draw", lambda *args, **kw: pytest.fail("drawn again"))
     again = number_pool.load(x, y, 12, 5, 0.5, LENGTHS, 0.0)
     np.testing.assert_array_equal(again.lines, pool.lines)
     np.testing.assert_array_equal(again.labels, pool.labels)
-    with pytest.raises(pytest.fail.Exception, match="drawn again"):  # other options: other pool
-        number_pool.load(x, y, 12, 6, 0.5, LENGTHS, 0.0)
+    for seed, options in ((6, {}), (5, {"outline_fraction": 0.2}), (5, {"cut_fraction": 0.1})):
+        with pytest.raises(pytest.fail.Exception, match="drawn again"):  # another pool
+            number_pool.load(x, y, 12, seed, 0.5, LENGTHS, 0.0, **options)
 
 
 def test_threads_draw_the_same_pool_as_one(digits_split):

@@ -216,11 +216,63 @@ def test_width_scale_narrows_and_widens_training_lines_only(splits):
         assert abs(ratio - scale) < 0.1 * scale
 
 
+def test_outline_fraction_draws_training_numbers_hollow(splits, monkeypatch):
+    from digits import hands
+
+    hollowed = []
+    real = hands.hollow_out
+    monkeypatch.setattr(hands, "hollow_out", lambda *a: hollowed.append(1) or real(*a))
+    x, y = splits.x_train, splits.y_train
+    lines = {}
+    for fraction in (0.0, 1.0):
+        hollowed.clear()
+        lines[fraction] = [numbers_data.training_example(x, y, 3, 0, i, photo_fraction=0.5,
+                                                         outline_fraction=fraction)[0]
+                           for i in range(6)]
+        assert len(hollowed) == 6 * fraction  # every MNIST number outlined, or none
+    assert all(a.shape[0] == b.shape[0] and not np.array_equal(a, b)
+               for a, b in zip(lines[0.0], lines[1.0]))
+
+
+def test_a_cut_photo_loses_a_tenth_to_a_third_of_its_ink_at_the_top_or_bottom():
+    coverage = np.zeros((60, 200), np.float32)
+    coverage[10:50, 20:180] = 1.0  # ink 40 rows tall
+    sides = set()
+    for seed in range(40):
+        top = number_photos.cut_placement(coverage, 100, np.random.default_rng(seed))
+        inside = np.arange(10, 50) + top
+        hidden = np.mean((inside < 0) | (inside >= 100))
+        assert 0.1 <= hidden <= 0.3 + 1 / 40
+        sides.add("top" if inside[0] < 0 else "bottom")
+    assert sides == {"top", "bottom"}
+
+
+def test_cut_fraction_runs_photographed_lines_off_the_frame(splits, monkeypatch):
+    from digits import hands, reader_data
+
+    monkeypatch.setattr(reader_data, "PHOTO_CORRUPTION_PROBABILITY", 0.0)
+    # no blur or noise: ink is what is darker than the paper
+    monkeypatch.setattr(hands, "camera", lambda photo, rng: np.clip(photo, 0, 255).astype(np.uint8))
+    x, y = splits.x_train, splits.y_train
+    for index in range(4):
+        number = numbers_data.compose(x, y, np.random.default_rng([index, 0]))
+        edges = []
+        for cut in (0.0, 1.0):
+            grey = cv2.cvtColor(number_photos.photo_view(number.line, np.random.default_rng(
+                [index, 1]), cut=cut), cv2.COLOR_BGR2GRAY).astype(int)
+            paper = np.median(grey)
+            edges.append(bool((grey[[0, -1]] < paper - 60).any()))  # ink in the first/last row
+        assert edges == [False, True]
+
+
 def test_the_config_refuses_fractions_and_scales_out_of_range():
     from digits.config import ConfigError, NumbersDataConfig
 
     with pytest.raises(ConfigError, match="hand_fraction"):
         NumbersDataConfig(hand_fraction=1.5)
+    for key in ("outline_fraction", "cut_fraction"):
+        with pytest.raises(ConfigError, match=key):
+            NumbersDataConfig(**{key: -0.1})
     with pytest.raises(ConfigError, match="width_scale"):
         NumbersDataConfig(width_scale_min=1.2, width_scale_max=0.8)
 
