@@ -9,7 +9,7 @@ DIGIT_MODEL is a single-digit model: the component reader cuts the photo's ink i
 components and reads each (digits-predict --number with a single-digit model). Either may be left
 out. Prints exact-number accuracy and character error rate (CER) of each reader, overall, by
 length (1-8) and by spacing (overlapping / touching / tight / wide / single), on:
-- the fixed synthetic test set (numbers_data.fixed_set on MNIST's test split; --count N: its
+- the fixed synthetic test set (number_sets.fixed_set on MNIST's test split; --count N: its
   first N numbers). The sequence reader reads each number's line, the component reader the
   photo (or clean view) that line was made from;
 - the shared number photos (tests/data/numbers);
@@ -36,8 +36,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import (data, hand_numbers, hands, modelio, number_reader, numbers_data, predict,
-                    sequence, vision)
+from digits import (data, hand_numbers, hands, modelio, number_reader, number_sets, numbers_data,
+                    predict, sequence, vision)
 from digits.config import DataConfig
 from digits.photos import decode
 
@@ -99,11 +99,11 @@ def read_all(readers: dict, images: list[np.ndarray], lines: list | None = None)
 def fixed_set(readers: dict, count: int) -> tuple[list[Item], dict]:
     splits = data.load(DataConfig(), seed=0)  # the test split is MNIST's whole test set
     x, y = splits.x_test, splits.y_test
-    lengths = numbers_data.fixed_lengths(numbers_data.TEST_COUNT, numbers_data.TEST_SEED)[:count]
+    lengths = number_sets.fixed_lengths(number_sets.TEST_COUNT, number_sets.TEST_SEED)[:count]
     items, readings = [], {name: [] for name in readers}
     for start in range(0, count, CHUNK):
         with ThreadPoolExecutor() as pool:
-            made = list(pool.map(lambda i: numbers_data.fixed_item(x, y, i, lengths[i]),
+            made = list(pool.map(lambda i: number_sets.fixed_item(x, y, i, lengths[i]),
                                  range(start, min(count, start + CHUNK))))
         items += [Item(number.label, number.spacing) for _, _, number in made]
         for name, read in read_all(readers, [image for image, _, _ in made],
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", metavar="SEQ_MODEL", help="a sequence model: run or .keras")
     parser.add_argument("--digit-model", metavar="DIGIT_MODEL",
                         help="a single-digit model for the component reader: run or .keras")
-    parser.add_argument("--count", type=int, default=numbers_data.TEST_COUNT,
-                        help=f"the fixed set's first COUNT numbers ({numbers_data.TEST_COUNT})")
+    parser.add_argument("--count", type=int, default=number_sets.TEST_COUNT,
+                        help=f"the fixed set's first COUNT numbers ({number_sets.TEST_COUNT})")
     parser.add_argument("--hands-photos", type=int, default=50, metavar="N",
                         help="numbers per unseen hand 12-19 (50; 0 leaves them out)")
     parser.add_argument("--unsure-below", type=float, metavar="P",
@@ -221,8 +221,8 @@ def main(argv: list[str] | None = None) -> None:
                         f"unsure_below, else {number_reader.UNSURE_BELOW})")
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per reader (50)")
     args = parser.parse_args(argv)
-    if not 1 <= args.count <= numbers_data.TEST_COUNT:
-        parser.error(f"--count must be 1 .. {numbers_data.TEST_COUNT}")
+    if not 1 <= args.count <= number_sets.TEST_COUNT:
+        parser.error(f"--count must be 1 .. {number_sets.TEST_COUNT}")
     readers = load_readers(args)
     if args.unsure_below is None:
         args.unsure_below = (number_reader.unsure_below(args.model) if args.model
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     print("readers: " + ", ".join(f"{name} {path}" for name, path in
                                    (("component", args.digit_model), ("sequence", args.model))
                                    if path))
-    sets = [(f"fixed synthetic test set, first {args.count} of {numbers_data.TEST_COUNT} "
+    sets = [(f"fixed synthetic test set, first {args.count} of {number_sets.TEST_COUNT} "
              "(MNIST test split)", lambda: fixed_set(readers, args.count)),
             ("shared number photos (tests/data/numbers)", lambda: shared_photos(readers))]
     if args.hands_photos > 0:

@@ -83,7 +83,7 @@ class NumbersDataConfig(DataConfig):
     # digits/number_pool.py) and every batch picked from them, scaled in width anew
     pool_size: int = 0
     validation_count: int = 1_000  # fixed validation numbers, measured after every epoch
-    test_count: int = 5_000  # the fixed test set (numbers_data.fixed_set), measured at the end
+    test_count: int = 5_000  # the fixed test set (number_sets.fixed_set), measured at the end
 
     def __post_init__(self) -> None:
         super().__post_init__()

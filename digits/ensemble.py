@@ -26,6 +26,7 @@ from omegaconf import OmegaConf
 from digits import (calibration, cli, config, data, evaluate, modelio, numbers_data, sequence,
                     train_numbers, vision)
 from digits.config import DataConfig
+from digits.number_sets import fixed_set
 
 MAX_MEMBERS = 8
 
@@ -74,7 +75,7 @@ def number_sets(cfg: config.NumbersDataConfig, seed: int) -> dict:
     splits = data.load(cfg, seed)
     x, y = numbers_data.split_arrays(splits, "test")
     return {"val": train_numbers.validation_set(splits, cfg),
-            "test": numbers_data.fixed_set(x, y, cfg.test_count)[:2]}
+            "test": fixed_set(x, y, cfg.test_count)[:2]}
 
 
 def number_accuracies(model: keras.Model, sets: dict) -> dict:

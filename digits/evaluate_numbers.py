@@ -1,6 +1,6 @@
 """digits-evaluate for a sequence model (issue 14): the fixed synthetic test numbers.
 
-The numbers are numbers_data.fixed_set on MNIST's test split (the run's data.test_count of them,
+The numbers are number_sets.fixed_set on MNIST's test split (the run's data.test_count of them,
 5 000 by default), read whole (number_reader.read). Exact-number accuracy and character error
 rate (CER) overall, by length and by spacing; how many readings fall under the model's
 `unsure_below` and how exact the others are; an error gallery of misread numbers. Written to
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from digits import atomic, data, modelio, number_reader, numbers_data, plots, sequence
+from digits import atomic, data, modelio, number_reader, number_sets, numbers_data, plots, sequence
 from digits.config import DataConfig
 
 GALLERY_SIZE = 24
@@ -32,7 +32,7 @@ def test_numbers(run_dir: Path) -> tuple[list[np.ndarray], list[str], list[dict]
     splits = data.load(DataConfig(test_size=run_data.get("test_size")),
                        seed=run_cfg.get("seed", 42))
     x, y = numbers_data.split_arrays(splits, "test")
-    return numbers_data.fixed_set(x, y, int(run_data.get("test_count", numbers_data.TEST_COUNT)))
+    return number_sets.fixed_set(x, y, int(run_data.get("test_count", number_sets.TEST_COUNT)))
 
 
 def scores(predicted: list[str], true: list[str]) -> dict:

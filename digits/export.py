@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import cli, data, modelio, numbers_data, pipeline, quiet, sequence
+from digits import cli, data, modelio, number_sets, numbers_data, pipeline, quiet, sequence
 from digits.config import DataConfig
 
 CHECK_IMAGES = 1000
@@ -51,7 +51,7 @@ def test_numbers(count: int) -> list[np.ndarray]:
     """The lines (uint8, vision.to_line) of `count` fixed synthetic numbers from MNIST's test
     split, but those wider than TFLITE_LINE_WIDTH."""
     x, y = numbers_data.split_arrays(data.load(DataConfig(), seed=0), "test")
-    lines, _, _ = numbers_data.fixed_set(x, y, count)
+    lines, _, _ = number_sets.fixed_set(x, y, count)
     return [line for line in lines if line.shape[1] <= TFLITE_LINE_WIDTH]
 
 

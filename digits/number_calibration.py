@@ -8,7 +8,7 @@ the per-step logits would change that sum in a way no single figure stands for, 
 needs no calibrated probability anyway: a cut chosen on validation numbers keeps its promise
 (exact >= 0.99 on the readings not flagged) whatever scale the confidence has.
 
-The data: numbers_data.fixed_set on the run's validation digits (its data config and seed, so
+The data: number_sets.fixed_set on the run's validation digits (its data config and seed, so
 they are digits it never trained on) with VALIDATION_SEED: at least VALIDATION_NUMBERS of them,
 or the run's data.validation_count if larger. Each line is read as digits-predict --number reads
 one (number_reader.read) and flagged as it flags one (number_reader.is_flagged: a line read as
@@ -24,8 +24,8 @@ import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits import (atomic, calibration, data, modelio, number_reader, numbers_data, robustness,
-                    sequence, vision)
+from digits import (atomic, calibration, data, modelio, number_reader, number_sets, numbers_data,
+                    robustness, sequence, vision)
 from digits.config import NumbersDataConfig, data_config
 
 VALIDATION_NUMBERS = 2_000  # fixed validation numbers read, at least (the run measured 1 000)
@@ -44,7 +44,7 @@ def validation_numbers(model_path: str | Path) -> tuple[list[np.ndarray], list[s
     seed = int(run_cfg.get("seed", robustness.DEFAULT_SEED))
     x, y = numbers_data.split_arrays(data.load(cfg, seed=seed), "validation")
     count = max(VALIDATION_NUMBERS, cfg.validation_count)
-    lines, labels, _ = numbers_data.fixed_set(x, y, count, numbers_data.VALIDATION_SEED)
+    lines, labels, _ = number_sets.fixed_set(x, y, count, number_sets.VALIDATION_SEED)
     return lines, labels
 
 
@@ -84,8 +84,8 @@ def calibrate(model_path: str | Path, output: Path, command: str,
         "source": str(source.parent if source.name == modelio.MODEL_FILE else source),
         "command": command,
         "calibration": {
-            "data": f"{len(labels)} fixed validation numbers (numbers_data.fixed_set of the "
-                    f"run's validation digits, seed {numbers_data.VALIDATION_SEED}), each line "
+            "data": f"{len(labels)} fixed validation numbers (number_sets.fixed_set of the "
+                    f"run's validation digits, seed {number_sets.VALIDATION_SEED}), each line "
                     "read and flagged as digits-predict --number does",
             "numbers": len(labels), **fit,
             "note": "no temperature: the whole-number confidence is a CTC sequence probability "

@@ -14,7 +14,7 @@ the eraser; `detached` says whether a piece really came apart. The line is then 
 read back as the reader sees it (number_photos: clean or photographed, then vision.to_line).
 
 Every number has its own generators keyed on (seed, epoch, index): a resumed run draws the same
-numbers, another epoch different ones, and the fixed test set is always the same.
+numbers, another epoch different ones. number_sets holds the fixed test and validation sets.
 """
 
 from __future__ import annotations
@@ -44,9 +44,7 @@ NUMBER_SLANT, DIGIT_SLANT = 0.3, 0.1  # horizontal shear per unit height, either
 BASELINE_WOBBLE = 2.5  # px: the largest rise or fall of a digit's baseline
 DETACH_PROBABILITY = 0.3  # of a 4, 5 or 7
 DETACH_LEVEL = int(reader_data.STROKE_LEVEL[0] * 255)  # the heaviest pen still draws this grey
-PHOTO_FRACTION = 0.5  # the share of example, batch and fixed_set numbers that are photographed
-TEST_SEED, VALIDATION_SEED = 14_000, 14_001
-TEST_COUNT = 5_000
+PHOTO_FRACTION = 0.5  # the share of example, batch and fixed-set numbers that are photographed
 _DIGIT_CANVAS = 48  # a warped 28x28 digit fits this square
 _LINE_ROWS, _BASELINE = 64, 50
 
@@ -302,38 +300,3 @@ def ctc_batch(lines: list[np.ndarray], labels: list[str], time_stride: int):
     digit of the longest label and one more: a blank between repeats), the labels encoded."""
     longest = max(len(label) for label in labels)
     return pad_lines(lines, time_stride * (2 * longest + 1)), encode(labels)
-
-
-def fixed_lengths(count: int, seed: int) -> np.ndarray:
-    """Lengths exactly uniform over 1..MAX_DIGITS (as near as count allows), in seeded order."""
-    return np.random.default_rng(seed).permutation(np.arange(count) % MAX_DIGITS + 1)
-
-
-def fixed_numbers(x, y, count: int, seed: int):
-    """The numbers of a fixed set, composed only (for their metadata): a generator."""
-    for index, length in enumerate(fixed_lengths(count, seed)):
-        yield compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
-
-
-def fixed_item(x, y, index: int, length: int, seed: int = TEST_SEED,
-               photo_fraction: float = PHOTO_FRACTION):
-    """Item `index` of a fixed set (its length from fixed_lengths): (the image, the line, the
-    Number), the image being what a component reader reads of the same number (see
-    number_photos.view)."""
-    number = compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
-    look = np.random.default_rng([seed, 0, index, 1])
-    image, line = number_photos.view(number, look, photo=bool(look.random() < photo_fraction))
-    return image, line, number
-
-
-def fixed_set(x, y, count: int = TEST_COUNT, seed: int = TEST_SEED,
-              photo_fraction: float = PHOTO_FRACTION):
-    """A fixed evaluation set: (lines, labels, metadata), the same every time. The test set is
-    fixed_set(x_test, y_test); validation numbers use x_val and VALIDATION_SEED."""
-    def made(index_and_length):
-        _, line, number = fixed_item(x, y, *index_and_length, seed, photo_fraction)
-        return line, number.label, number.metadata()
-
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        items = list(pool.map(made, enumerate(fixed_lengths(count, seed))))
-    return [i[0] for i in items], [i[1] for i in items], [i[2] for i in items]

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from digits import (atomic, backup, config, data, keras_compat, modelio, number_photos,
-                    number_pool, numbers_data, sequence, trainer, vision)
+                    number_pool, number_sets, numbers_data, sequence, trainer, vision)
 
 log = logging.getLogger("digits.train")
 
@@ -145,10 +145,10 @@ def by_group(correct: list[bool], groups: list) -> dict[str, float]:
 
 def test_metrics(reader: keras.Model, splits: data.Splits,
                  cfg: config.NumbersDataConfig) -> dict:
-    """The fixed test set (numbers_data.fixed_set of MNIST's test split): exact accuracy and
+    """The fixed test set (number_sets.fixed_set of MNIST's test split): exact accuracy and
     CER, exact accuracy by length and by spacing."""
     x, y = numbers_data.split_arrays(splits, "test")
-    lines, labels, metadata = numbers_data.fixed_set(x, y, cfg.test_count)
+    lines, labels, metadata = number_sets.fixed_set(x, y, cfg.test_count)
     result = measure(reader, lines, labels)
     correct = [p == t for p, t in zip(result["predicted"], labels)]
     return {"test_exact_accuracy": result["exact_accuracy"], "test_cer": result["cer"],
@@ -159,8 +159,8 @@ def test_metrics(reader: keras.Model, splits: data.Splits,
 def validation_set(splits: data.Splits, cfg: config.NumbersDataConfig):
     """The fixed validation numbers (MNIST's validation digits, VALIDATION_SEED)."""
     x, y = numbers_data.split_arrays(splits, "validation")
-    lines, labels, _ = numbers_data.fixed_set(x, y, cfg.validation_count,
-                                              numbers_data.VALIDATION_SEED)
+    lines, labels, _ = number_sets.fixed_set(x, y, cfg.validation_count,
+                                             number_sets.VALIDATION_SEED)
     return lines, labels
 
 

@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from digits import cli, data, evaluate, evaluate_numbers, modelio, number_reader, numbers_data
+from digits import (cli, data, evaluate, evaluate_numbers, modelio, number_reader, number_sets,
+                    numbers_data)
 from digits.config import DataConfig
 from digits.sequence import Reading
 from helpers import run_cli
@@ -47,7 +48,7 @@ def test_cli_measures_the_runs_fixed_test_numbers(crnn_run, capsys):
     assert evaluate.main(["--model", str(crnn_run)]) == cli.OK
     saved = json.loads((crnn_run / "evaluation.json").read_text())
     x, y = numbers_data.split_arrays(data.load(DataConfig(), seed=0), "test")
-    lines, labels, metadata = numbers_data.fixed_set(x, y, TEST_COUNT)
+    lines, labels, metadata = number_sets.fixed_set(x, y, TEST_COUNT)
     readings = number_reader.read(modelio.load(crnn_run), lines)
     predicted = [r.number for r in readings]
     assert saved["numbers"] == TEST_COUNT

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import data, number_photos, numbers_data, vision
+from digits import data, number_photos, number_sets, numbers_data, vision
 from digits.config import DataConfig
 
 
@@ -131,25 +131,25 @@ def test_the_fixed_test_set_is_uniform_in_length_and_hard_enough(splits):
     x, y = splits.x_test, splits.y_test
     assert len(x) == 10_000  # the whole MNIST test split
     spacings, lengths = Counter(), Counter()
-    for number in numbers_data.fixed_numbers(x, y, numbers_data.TEST_COUNT,
-                                             numbers_data.TEST_SEED):
+    for number in number_sets.fixed_numbers(x, y, number_sets.TEST_COUNT,
+                                            number_sets.TEST_SEED):
         spacings[number.spacing] += 1
         lengths[len(number.label)] += 1
     assert lengths == {length: 625 for length in range(1, 9)}
-    hard = (spacings["touching"] + spacings["overlapping"]) / numbers_data.TEST_COUNT
+    hard = (spacings["touching"] + spacings["overlapping"]) / number_sets.TEST_COUNT
     assert hard >= 0.30, spacings
     assert min(spacings[s] for s in numbers_data.SPACINGS) >= 300, spacings
 
 
 def test_the_fixed_set_renders_the_same_lines_every_time(splits):
     x, y = splits.x_test, splits.y_test
-    lines, labels, metadata = numbers_data.fixed_set(x, y, count=12)
-    again, labels_again, _ = numbers_data.fixed_set(x, y, count=12)
+    lines, labels, metadata = number_sets.fixed_set(x, y, count=12)
+    again, labels_again, _ = number_sets.fixed_set(x, y, count=12)
     assert labels == labels_again == [m["label"] for m in metadata]
     for line, other in zip(lines, again):
         np.testing.assert_array_equal(line, other)
         assert line.dtype == np.uint8 and line.shape[0] == number_photos.LINE_HEIGHT
-    first = next(numbers_data.fixed_numbers(x, y, 12, numbers_data.TEST_SEED))
+    first = next(number_sets.fixed_numbers(x, y, 12, number_sets.TEST_SEED))
     assert first.label == labels[0]
 
 

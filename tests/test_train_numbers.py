@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from helpers import compose_train, run_cli
-from digits import backup, data, numbers_data, sequence, train_numbers, trainer, vision
+from digits import backup, data, number_sets, numbers_data, sequence, train_numbers, trainer, vision
 from digits.config import ConfigError
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
@@ -125,7 +125,7 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     assert sequence.is_sequence_model(model) and getattr(model, "optimizer", None) is None
     splits = data.load(cfg.data, cfg.seed)
     x, y = numbers_data.split_arrays(splits, "test")
-    lines, labels, metadata = numbers_data.fixed_set(x, y, cfg.data.test_count)
+    lines, labels, metadata = number_sets.fixed_set(x, y, cfg.data.test_count)
     read = [reading.number for reading in sequence.read_lines(model, lines)]
     scores = sequence.scores(read, labels)
     assert metrics["test_exact_accuracy"] == pytest.approx(scores["exact_accuracy"])
@@ -136,8 +136,8 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     spacings = {m["spacing"] for m in metadata}
     assert set(metrics["test_exact_by_spacing"]) == spacings
     x_val, y_val = numbers_data.split_arrays(splits, "validation")
-    val_lines, val_labels, _ = numbers_data.fixed_set(x_val, y_val, cfg.data.validation_count,
-                                                      numbers_data.VALIDATION_SEED)
+    val_lines, val_labels, _ = number_sets.fixed_set(x_val, y_val, cfg.data.validation_count,
+                                                     number_sets.VALIDATION_SEED)
     val_read = [reading.number for reading in sequence.read_lines(model, val_lines)]
     assert metrics["val_exact_accuracy"] == pytest.approx(
         sequence.exact_accuracy(val_read, val_labels))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from helpers import DATA, SMALL_CNN
 
-from digits import (data, hand_numbers, hands, modelio, number_reader, numbers_data, predict,
+from digits import (data, hand_numbers, hands, modelio, number_reader, number_sets, predict,
                     sequence, vision)
 from digits.config import DataConfig
 from digits.photos import decode
@@ -93,8 +93,8 @@ def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
     # the fixed set's first COUNT numbers: the component reader reads the photo, the sequence
     # reader the line made from it
     splits = data.load(DataConfig(), seed=0)
-    lengths = numbers_data.fixed_lengths(numbers_data.TEST_COUNT, numbers_data.TEST_SEED)
-    made = [numbers_data.fixed_item(splits.x_test, splits.y_test, i, lengths[i])
+    lengths = number_sets.fixed_lengths(number_sets.TEST_COUNT, number_sets.TEST_SEED)
+    made = [number_sets.fixed_item(splits.x_test, splits.y_test, i, lengths[i])
             for i in range(COUNT)]
     labels = [number.label for _, _, number in made]
     component = [predict.read_number(digit_model, image) for image, _, _ in made]
@@ -137,10 +137,10 @@ def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
 def test_the_fixed_set_items_are_the_fixed_sets_numbers():
     splits = data.load(DataConfig(), seed=0)
     x, y = splits.x_test[:2000], splits.y_test[:2000]
-    lines, labels, metadata = numbers_data.fixed_set(x, y, count=8)
-    lengths = numbers_data.fixed_lengths(8, numbers_data.TEST_SEED)
+    lines, labels, metadata = number_sets.fixed_set(x, y, count=8)
+    lengths = number_sets.fixed_lengths(8, number_sets.TEST_SEED)
     for index in range(8):
-        image, line, number = numbers_data.fixed_item(x, y, index, lengths[index])
+        image, line, number = number_sets.fixed_item(x, y, index, lengths[index])
         np.testing.assert_array_equal(line, lines[index])
         assert number.label == labels[index] and number.metadata() == metadata[index]
         assert image.ndim in (2, 3) and image.shape[0] > line.shape[0]
