@@ -23,10 +23,9 @@ from pathlib import Path
 import keras
 from omegaconf import OmegaConf
 
-from digits import (calibration, cli, config, data, evaluate, modelio, numbers_data, sequence,
-                    train_numbers, vision)
+from digits import (calibration, cli, config, data, evaluate, modelio, number_sets, numbers_data,
+                    sequence, train_numbers, vision)
 from digits.config import DataConfig
-from digits.number_sets import fixed_set
 
 MAX_MEMBERS = 8
 
@@ -69,13 +68,13 @@ def run_data(path: Path) -> tuple[DataConfig, int]:
     return config.data_config(run.get("data", {})), run.get("seed", 42)
 
 
-def number_sets(cfg: config.NumbersDataConfig, seed: int) -> dict:
+def fixed_numbers(cfg: config.NumbersDataConfig, seed: int) -> dict:
     """The run's fixed validation numbers and fixed test set, (lines, labels) each, drawn once
     and read by every member and the ensemble."""
     splits = data.load(cfg, seed)
     x, y = numbers_data.split_arrays(splits, "test")
     return {"val": train_numbers.validation_set(splits, cfg),
-            "test": fixed_set(x, y, cfg.test_count)[:2]}
+            "test": number_sets.fixed_set(x, y, cfg.test_count)[:2]}
 
 
 def number_accuracies(model: keras.Model, sets: dict) -> dict:
@@ -107,7 +106,7 @@ def make(paths: list[Path], output: Path) -> dict:
     model = build(members)
     versions = {}
     if reads_numbers.pop():
-        sets = number_sets(*run_data(paths[0]))
+        sets = fixed_numbers(*run_data(paths[0]))
         measure = lambda m: number_accuracies(m, sets)  # noqa: E731
         versions = {"preprocessing_version": vision.PREPROCESSING_VERSION,
                     "line_version": line_version(paths)}

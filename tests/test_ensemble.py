@@ -150,7 +150,7 @@ def test_cli_ensembles_whole_number_readers_measured_on_their_runs_numbers(numbe
     assert metrics["line_version"] == vision.LINE_VERSION
     # the run's data and seed come along, so calibrate and evaluate draw the members' numbers
     assert (output / ".hydra" / "config.yaml").read_text() == TINY_NUMBERS
-    sets = ensemble.number_sets(*ensemble.run_data(number_runs[0]))
+    sets = ensemble.fixed_numbers(*ensemble.run_data(number_runs[0]))
     assert [len(sets["val"][1]), len(sets["test"][1])] == [6, 8]
     saved = modelio.load(output)
     assert {k: metrics[k] for k in ensemble.number_accuracies(saved, sets)} == \
