@@ -1,0 +1,144 @@
+"""Where a whole-number reader fails, on the fixed validation numbers (never the test set).
+
+    python benchmarks/number_errors.py --model SEQ_MODEL [--count 1000] [--stretch 1.15 1.3]
+        [--audit N --audit-dir DIR]
+
+Reads the first --count fixed validation numbers (number_sets.fixed_set of the MNIST validation
+split, seed 42 as every run draws it) and prints exact accuracy:
+- photographed against clean numbers, overall and by spacing;
+- outlined numbers (strokes drawn around, hands.hollow_out) against the rest;
+- what the misreadings are: the right length (a digit read as another, the most common pairs),
+  digits lost (one of two equal neighbours, or another), digits gained;
+- the same lines stretched in width (--stretch): more time steps per digit. If lost digits were
+  a matter of time steps, stretched lines would lose fewer.
+--audit N writes N misread lines and N/4 read right, shuffled and numbered, as PNG sheets of 10
+into --audit-dir, with their true and read numbers in key.json: read the sheets blind, then
+compare with the key (how many misread lines can be read at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digits import data, hands, modelio, number_sets, numbers_data, sequence
+from digits.config import NumbersDataConfig
+
+SEED = 42  # the data seed of every shipped run: its validation digits are these
+
+
+def validation_numbers(count: int):
+    """(lines, labels, metadata, photographed, outlined) of the first `count` fixed validation
+    numbers, drawn one by one to see which were outlined."""
+    x, y = numbers_data.split_arrays(data.load(NumbersDataConfig(), SEED), "validation")
+    lengths = number_sets.fixed_lengths(count, number_sets.VALIDATION_SEED)
+    hollowed = []
+    real = hands.hollow_out
+    hands.hollow_out = lambda *args: hollowed.append(True) or real(*args)
+    items = []
+    try:
+        for index in range(count):
+            hollowed.clear()
+            _, line, number = number_sets.fixed_item(x, y, index, lengths[index],
+                                                     number_sets.VALIDATION_SEED)
+            look = np.random.default_rng([number_sets.VALIDATION_SEED, 0, index, 1])
+            photographed = bool(look.random() < numbers_data.PHOTO_FRACTION)  # as fixed_item
+            items.append((line, number, photographed, bool(hollowed)))
+    finally:
+        hands.hollow_out = real
+    lines, numbers, photographed, outlined = zip(*items)
+    return (list(lines), [n.label for n in numbers], [n.metadata() for n in numbers],
+            np.array(photographed), np.array(outlined))
+
+
+def kind(read: str, true: str) -> str:
+    if read == true:
+        return "exact"
+    if len(read) == len(true):
+        return "same length"
+    if len(read) > len(true):
+        return "digits gained"
+    dropped = [i for i in range(len(true)) if true[:i] + true[i + 1:] == read]
+    if any(0 < i and true[i - 1] == true[i] or i + 1 < len(true) and true[i + 1] == true[i]
+           for i in dropped):
+        return "lost one of two equal neighbours"
+    return "digits lost"
+
+
+def share(mask: np.ndarray, exact: np.ndarray) -> str:
+    return f"{exact[mask].mean():.3f} ({int(mask.sum())})" if mask.any() else "-"
+
+
+def audit(lines, labels, read, count: int, folder: Path) -> None:
+    rng = np.random.default_rng(7)
+    wrong = [i for i in range(len(lines)) if read[i] != labels[i]]
+    right = [i for i in range(len(lines)) if read[i] == labels[i]]
+    picked = [int(i) for i in np.concatenate([
+        rng.choice(wrong, min(count, len(wrong)), replace=False),
+        rng.choice(right, min(count // 4, len(right)), replace=False)])]
+    rng.shuffle(picked)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = []
+    for sheet in range(0, len(picked), 10):
+        rows = []
+        for n, i in enumerate(picked[sheet:sheet + 10], start=sheet):
+            big = cv2.resize(lines[i], None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+            tag = np.full((big.shape[0], 60), 90, np.uint8)
+            cv2.putText(tag, str(n), (5, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 2)
+            rows.append(np.hstack([tag, big]))
+            key.append({"n": n, "true": labels[i], "read": read[i]})
+        width = max(row.shape[1] for row in rows)
+        cv2.imwrite(str(folder / f"sheet_{sheet // 10}.png"), np.vstack(
+            [np.pad(row, ((3, 3), (0, width - row.shape[1])), constant_values=40) for row in rows]))
+    (folder / "key.json").write_text(json.dumps(key, indent=1))
+    print(f"audit: {len(picked)} lines on {(len(picked) + 9) // 10} sheets in {folder} "
+          "(key.json holds the answers)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, help="a sequence model: run or .keras")
+    parser.add_argument("--count", type=int, default=1000, help="validation numbers read (1000)")
+    parser.add_argument("--stretch", type=float, nargs="*", default=[1.15, 1.3],
+                        help="width factors to read the lines at too (1.15 1.3)")
+    parser.add_argument("--audit", type=int, default=0, metavar="N",
+                        help="write N misread lines (and N/4 read right) to read blind")
+    parser.add_argument("--audit-dir", type=Path, default=Path("number_audit"))
+    args = parser.parse_args()
+
+    model = modelio.load(args.model)
+    lines, labels, metadata, photographed, outlined = validation_numbers(args.count)
+    read = [r.number for r in sequence.read_lines(model, lines)]
+    exact = np.array([r == t for r, t in zip(read, labels)])
+    print(f"{args.count} fixed validation numbers: exact {exact.mean():.4f}")
+    print(f"photographed {share(photographed, exact)}, clean {share(~photographed, exact)}")
+    for spacing in (*numbers_data.SPACINGS, numbers_data.SINGLE):
+        chosen = np.array([m["spacing"] == spacing for m in metadata])
+        print(f"  {spacing:<12} photographed {share(chosen & photographed, exact):<14} "
+              f"clean {share(chosen & ~photographed, exact)}")
+    print(f"outlined {share(outlined, exact)}, the rest {share(~outlined, exact)}")
+    kinds = Counter(kind(r, t) for r, t in zip(read, labels))
+    print("misreadings:", ", ".join(f"{name} {n}" for name, n in kinds.most_common()
+                                    if name != "exact"))
+    pairs = Counter((a, b) for r, t in zip(read, labels) if r != t and len(r) == len(t)
+                    for a, b in zip(t, r) if a != b)
+    print("digit read as another (true->read):",
+          " ".join(f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)))
+    for factor in args.stretch:
+        wide = [r.number for r in sequence.read_lines(
+            model, [numbers_data.squeeze(line, factor) for line in lines])]
+        lost = sum(len(r) < len(t) for r, t in zip(wide, labels))
+        print(f"stretched x{factor}: exact {np.mean([r == t for r, t in zip(wide, labels)]):.4f}"
+              f", lost digits in {lost} (unstretched: "
+              f"{sum(len(r) < len(t) for r, t in zip(read, labels))})")
+    if args.audit:
+        audit(lines, labels, read, args.audit, args.audit_dir)
+
+
+if __name__ == "__main__":
+    main()
