@@ -68,6 +68,18 @@ def run_data(path: Path) -> tuple[DataConfig, int]:
     return config.data_config(run.get("data", {})), run.get("seed", 42)
 
 
+# What decides a run's train/validation/test split; training options (photos, hands, outlines,
+# widths, pools...) may differ between members, their split may not.
+SPLIT_KEYS = ("source", "path", "val_size", "train_size", "test_size", "val_fraction",
+              "test_fraction")
+
+
+def split_of(path: Path) -> tuple:
+    """The member's split: its run's seed and the data options that decide the split."""
+    cfg, seed = run_data(path)
+    return seed, tuple((key, getattr(cfg, key)) for key in SPLIT_KEYS if hasattr(cfg, key))
+
+
 def fixed_numbers(cfg: config.NumbersDataConfig, seed: int) -> dict:
     """The run's fixed validation numbers and fixed test set, (lines, labels) each, drawn once
     and read by every member and the ensemble."""
@@ -96,8 +108,7 @@ def line_version(paths: list[Path]) -> int:
 def make(paths: list[Path], output: Path) -> dict:
     """Build, measure and save the ensemble of the models at `paths` in the folder `output`."""
     members = [modelio.load(path) for path in paths]
-    used = {repr(run_data(path)) for path in paths}
-    if len(used) > 1:
+    if len({split_of(path) for path in paths}) > 1:
         raise ValueError("the members were trained on different data splits or seeds, so no "
                          "validation split is unseen by all of them")
     reads_numbers = {sequence.is_sequence_model(member) for member in members}

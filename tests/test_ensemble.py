@@ -127,13 +127,16 @@ def test_a_whole_number_ensemble_averages_every_steps_distribution():
 
 @pytest.fixture
 def number_runs(tmp_path):
-    """Two run folders of tiny untrained CRNNs (different weights) that read version-N lines."""
+    """Two run folders of tiny untrained CRNNs (different weights) that read version-N lines;
+    the second trained with other training options (outlines, cut photos) on the same split."""
     runs = []
-    for seed in (1, 2):
+    other_training = TINY_NUMBERS.replace("  test_count: 8\n", "  test_count: 8\n"
+                                          "  outline_fraction: 0.2\n  cut_fraction: 0.1\n")
+    for seed, run_config in ((1, TINY_NUMBERS), (2, other_training)):
         run = tmp_path / f"numbers{seed}"
         (run / ".hydra").mkdir(parents=True)
         tiny_crnn(seed).save(run / "model.keras")
-        (run / ".hydra" / "config.yaml").write_text(TINY_NUMBERS)
+        (run / ".hydra" / "config.yaml").write_text(run_config)
         (run / "metrics.json").write_text(json.dumps({"line_version": vision.LINE_VERSION}))
         runs.append(run)
     return runs
@@ -162,6 +165,13 @@ def test_cli_ensembles_whole_number_readers_measured_on_their_runs_numbers(numbe
 
 def test_members_that_read_different_lines_or_tasks_are_refused(number_runs, member_runs,
                                                                  tmp_path):
+    config = number_runs[1] / ".hydra" / "config.yaml"
+    kept = config.read_text()
+    config.write_text(kept.replace("val_size: 60", "val_size: 50"))  # another split
+    split = run_cli("digits.ensemble", "--model", str(number_runs[0]), "--model",
+                    str(number_runs[1]), "--output", str(tmp_path / "split_out"))
+    assert split.returncode != 0 and "different data splits" in split.stderr
+    config.write_text(kept)
     (number_runs[1] / "metrics.json").write_text(json.dumps({"line_version": 1}))
     lines = run_cli("digits.ensemble", "--model", str(number_runs[0]), "--model",
                     str(number_runs[1]), "--output", str(tmp_path / "lines_out"))
@@ -171,4 +181,4 @@ def test_members_that_read_different_lines_or_tasks_are_refused(number_runs, mem
                     str(member_runs[1]), "--output", str(tmp_path / "mixed_out"))
     assert mixed.returncode != 0
     assert "different inputs" in mixed.stderr or "whole numbers" in mixed.stderr
-    assert not (tmp_path / "lines_out").exists() and not (tmp_path / "mixed_out").exists()
+    assert not any((tmp_path / name).exists() for name in ("split_out", "lines_out", "mixed_out"))
