@@ -282,7 +282,8 @@ def test_an_ensemble_is_calibrated_on_its_members_validation_split(tiny_run, tmp
     other = tmp_path / "other"
     shutil.copytree(tiny_run, other)
     ensemble.make([tiny_run, other], tmp_path / "ensemble")
-    assert not (tmp_path / "ensemble" / ".hydra").exists()
+    # digits-ensemble writes the members' run config beside the ensemble
+    assert (tmp_path / "ensemble" / ".hydra" / "config.yaml").read_text() == TINY_RUN
     out = tmp_path / "calibrated"
     assert calibrate.main(["--model", str(tmp_path / "ensemble"), "--output", str(out)]) == 0
     assert (out / ".hydra" / "config.yaml").read_text() == TINY_RUN  # the members' split
