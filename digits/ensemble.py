@@ -96,11 +96,12 @@ def number_accuracies(model: keras.Model, sets: dict) -> dict:
             "test_exact_accuracy": test["exact_accuracy"], "test_cer": test["cer"]}
 
 
-def line_version(paths: list[Path]) -> int:
-    """The line_version every sequence member read (its metrics.json); refuses a mix."""
-    versions = {calibration.run_metrics(path).get("line_version", 1) for path in paths}
+def shared_version(paths: list[Path], key: str, default: int) -> int:
+    """The version `key` (line_version, preprocessing_version) in every member's metrics.json
+    (`default` where it is missing); refuses a mix."""
+    versions = {calibration.run_metrics(path).get(key, default) for path in paths}
     if len(versions) > 1:
-        raise ValueError(f"the members read different lines (line_version {sorted(versions)}): "
+        raise ValueError(f"the members read different lines ({key} {sorted(versions)}): "
                          "their probabilities do not mean the same thing")
     return versions.pop()
 
@@ -119,8 +120,10 @@ def make(paths: list[Path], output: Path) -> dict:
     if reads_numbers.pop():
         sets = fixed_numbers(*run_data(paths[0]))
         measure = lambda m: number_accuracies(m, sets)  # noqa: E731
-        versions = {"preprocessing_version": vision.PREPROCESSING_VERSION,
-                    "line_version": line_version(paths)}
+        # what the members were trained on, not this code's versions
+        versions = {"preprocessing_version": shared_version(paths, "preprocessing_version",
+                                                            vision.PREPROCESSING_VERSION),
+                    "line_version": shared_version(paths, "line_version", 1)}
     else:
         splits = data.load(*run_data(paths[0]))
         measure = lambda m: accuracies(m, splits)  # noqa: E731
@@ -149,8 +152,8 @@ def summary(metrics: dict) -> list[str]:
         return f"val {m['val_accuracy']:.4f}  test {m['test_accuracy']:.4f}"
 
     lines = [f"member   {figures(m)}  {m['model']}" for m in metrics["members"]]
-    inverted = ("inverted_test_accuracy" in metrics
-                and f"  (inverted {metrics['inverted_test_accuracy']:.4f})") or ""
+    inverted = (f"  (inverted {metrics['inverted_test_accuracy']:.4f})"
+                if "inverted_test_accuracy" in metrics else "")
     return lines + [f"ensemble {figures(metrics)}{inverted}"]
 
 
