@@ -25,8 +25,9 @@ PREPROCESSING_VERSION = 3  # 2: bands through the photo cleared, blots away from
 # thin lines, dots and round blots beside the digit dropped
 # The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
 # finds it; 2: a line written uphill or downhill levelled; 3: the ink of PREPROCESSING_VERSION 3
-# (ink.ink_mask(grey, version=3): inverted bands, filled and blurred strokes, long bars).
-LINE_VERSION = 3
+# (ink.ink_mask(grey, version=3): inverted bands, filled and blurred strokes, long bars); 4: writing
+# drawn in outline filled solid (fill_outlines).
+LINE_VERSION = 4
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
 MIN_STROKE = 0.12  # stroke width / digit height below which strokes are thickened (MNIST ~0.15)
@@ -40,6 +41,11 @@ SEVERAL_WIDTH = 1.0
 # most MAX_TILT (steeper "baselines" come from one digit broken into pieces, not a sloping line).
 LEVEL_PIECES = 3
 MIN_TILT, MAX_TILT = 1.0, 20.0
+
+# fill_outlines: a piece of ink held inside a hole of the outer ink, at least this share of the
+# line's height, is the inner wall of a stroke drawn in outline around a loop (a dot or a speck
+# inside a 0 is smaller).
+OUTLINE_WALL = 0.15
 
 
 def thicken(mask: np.ndarray) -> np.ndarray:
@@ -191,12 +197,35 @@ def level(mask: np.ndarray) -> np.ndarray:
     return np.where(turned >= 128, 255, 0).astype(np.uint8)
 
 
+def fill_outlines(mask: np.ndarray) -> np.ndarray:
+    """Writing drawn in outline (each stroke a pair of thin walls) made solid, as a pen writes:
+    when a hole of the outer ink holds a piece of ink at least OUTLINE_WALL of the line's height
+    (the inner wall of a stroke drawn around a loop), every hole of the outer ink is the inside
+    of a stroke and is filled; the held pieces' own holes (the loops) stay open. Other writing
+    comes back unchanged: its holes are loops, and no loop holds ink that tall."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return mask
+    parents = hierarchy[0][:, 3]
+    holes = {i for i, parent in enumerate(parents) if parent != -1 and parents[parent] == -1}
+    held = [i for i, parent in enumerate(parents) if parent in holes]
+    rows = np.flatnonzero(mask.any(axis=1))
+    wall = OUTLINE_WALL * (rows[-1] - rows[0] + 1)
+    if not any(cv2.boundingRect(contours[i])[3] >= wall for i in held):
+        return mask
+    inside = np.zeros_like(mask)
+    cv2.drawContours(inside, [contours[i] for i in holes], -1, 255, cv2.FILLED)
+    cv2.drawContours(inside, [contours[i] for i in held], -1, 0, cv2.FILLED)
+    return cv2.bitwise_or(mask, inside)
+
+
 def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     """A decoded photo of a line of handwriting (a number) -> uint8 (height, W), light ink on
-    black, for a sequence reader: the ink as ink_mask finds it, cropped, strokes thickened as
-    to_mnist does, scaled to fill the height but a small margin (the aspect ratio kept), with a
-    quarter of the height of black at each end. Raises NoDigitError."""
-    mask = level(ink_mask(to_grey(image), version=LINE_VERSION))
+    black, for a sequence reader: the ink as ink_mask finds it, levelled (level), outlined
+    writing filled solid (fill_outlines), cropped, strokes thickened as to_mnist does, scaled to
+    fill the height but a small margin (the aspect ratio kept), with a quarter of the height of
+    black at each end. Raises NoDigitError."""
+    mask = fill_outlines(level(ink_mask(to_grey(image), version=3)))
     ys, xs = np.nonzero(mask)
     line = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge
