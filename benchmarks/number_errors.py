@@ -1,7 +1,7 @@
 """Where a whole-number reader fails, on the fixed validation numbers (never the test set).
 
     python benchmarks/number_errors.py --model SEQ_MODEL [--count 1000] [--stretch 1.15 1.3]
-        [--audit N --audit-dir DIR]
+        [--audit N --audit-dir DIR] [--hollow-hands N]
 
 Reads the first --count fixed validation numbers (number_sets.fixed_set of the MNIST validation
 split, seed 42 as every run draws it) and prints exact accuracy:
@@ -14,11 +14,15 @@ split, seed 42 as every run draws it) and prints exact accuracy:
 --audit N writes N misread lines and N/4 read right, shuffled and numbered, as PNG sheets of 10
 into --audit-dir, with their true and read numbers in key.json: read the sheets blind, then
 compare with the key (how many misread lines can be read at all).
+--hollow-hands N reads N numbers in each training hand (hands 0-11) redrawn in outline
+(hands.Hand.hollow; only hand 10 writes so in training): outlined writing to develop on, the
+unseen hands (hand 17 writes in outline) kept for measuring.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -26,10 +30,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import data, hands, modelio, number_sets, numbers_data, sequence
+from digits import (data, hand_numbers, hands, modelio, number_sets, numbers_data, sequence,
+                    vision)
 from digits.config import NumbersDataConfig
 
 SEED = 42  # the data seed of every shipped run: its validation digits are these
+HOLLOW_SEED = 7  # --hollow-hands: not the shipped runs' seed, so never a training draw
 
 
 def validation_numbers(count: int):
@@ -54,6 +60,38 @@ def validation_numbers(count: int):
     lines, numbers, photographed, outlined = zip(*items)
     return (list(lines), [n.label for n in numbers], [n.metadata() for n in numbers],
             np.array(photographed), np.array(outlined))
+
+
+def hollow_hand_numbers(per_hand: int) -> tuple[list, list[str], list[int]]:
+    """(lines, labels, hands) of `per_hand` numbers in each training hand drawn in outline and
+    photographed as digits-handwriting photographs them; a line is None where the photo gave no
+    ink (read as nothing)."""
+    lines, labels, drawn_by = [], [], []
+    for hand_index in hands.training_hands():
+        hands.check_training_draw(hand_index, HOLLOW_SEED)
+        hand = dataclasses.replace(hands.make_hand(hand_index), hollow=True)
+        for index in range(per_hand):
+            rng = np.random.default_rng([HOLLOW_SEED, hand_index, index])
+            number = hand_numbers.draw_number(hand_numbers.random_label(rng), hand, rng)
+            photo = hand_numbers.photograph_line(number.coverage, hand.ink, rng)
+            photo = cv2.imdecode(cv2.imencode(".jpg", photo)[1], cv2.IMREAD_UNCHANGED)
+            try:
+                lines.append(vision.to_line(photo))
+            except vision.NoDigitError:
+                lines.append(None)
+            labels.append(number.label)
+            drawn_by.append(hand_index)
+    return lines, labels, drawn_by
+
+
+def read_hollow_hands(model, per_hand: int) -> None:
+    lines, labels, drawn_by = hollow_hand_numbers(per_hand)
+    readings = iter(sequence.read_lines(model, [line for line in lines if line is not None]))
+    read = ["" if line is None else next(readings).number for line in lines]
+    exact = np.array([r == t for r, t in zip(read, labels)])
+    drawn_by = np.array(drawn_by)
+    print(f"training hands drawn in outline, {per_hand} each: exact {exact.mean():.3f}; by hand "
+          + " ".join(f"{h}:{exact[drawn_by == h].mean():.2f}" for h in hands.training_hands()))
 
 
 def kind(read: str, true: str) -> str:
@@ -109,6 +147,8 @@ def main() -> None:
     parser.add_argument("--audit", type=int, default=0, metavar="N",
                         help="write N misread lines (and N/4 read right) to read blind")
     parser.add_argument("--audit-dir", type=Path, default=Path("number_audit"))
+    parser.add_argument("--hollow-hands", type=int, default=0, metavar="N",
+                        help="also read N numbers per training hand drawn in outline (0: none)")
     args = parser.parse_args()
 
     model = modelio.load(args.model)
@@ -138,6 +178,8 @@ def main() -> None:
               f"{sum(len(r) < len(t) for r, t in zip(read, labels))})")
     if args.audit:
         audit(lines, labels, read, args.audit, args.audit_dir)
+    if args.hollow_hands:
+        read_hollow_hands(model, args.hollow_hands)
 
 
 if __name__ == "__main__":

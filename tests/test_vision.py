@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import vision
+from digits import hands, vision
 from helpers import PHOTOS, drawn_digit, labelled_photos
 
 
@@ -145,3 +145,54 @@ def test_one_digit_in_pieces_is_not_turned_on_its_side():
     assert cv2.connectedComponents(mask)[0] == 4  # three pieces and the paper
     assert abs(baseline_tilt(mask)) > vision.MAX_TILT
     np.testing.assert_array_equal(vision.level(mask), mask)
+
+
+def loops(mask: np.ndarray) -> int:
+    """The holes in the ink (cv2.RETR_CCOMP: the second level is the holes)."""
+    _, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return 0 if hierarchy is None else int(np.count_nonzero(hierarchy[0][:, 3] != -1))
+
+
+def written(text: str, pen: int = 24) -> np.ndarray:
+    mask = np.zeros((200, 130 * len(text) + 40), np.uint8)
+    cv2.putText(mask, text, (20, 160), cv2.FONT_HERSHEY_SIMPLEX, 5, 255, pen, cv2.LINE_8)
+    return np.where(mask >= 128, 255, 0).astype(np.uint8)  # ink_mask's masks are 0 or 255
+
+
+@pytest.mark.parametrize("text", ["80", "469", "2046"])
+def test_writing_drawn_in_outline_is_filled_solid_with_its_loops_open(text):
+    solid = written(text)
+    outlined = hands.hollow_out(solid, 24)  # walls a quarter of the pen wide, as hands draw them
+    assert loops(outlined) > loops(solid)  # each stroke's inside is a hole of its own
+    filled = vision.fill_outlines(outlined)
+    assert loops(filled) == loops(solid)  # the 8's, 0's, 4's, 6's and 9's loops, and no more
+    assert np.count_nonzero(filled & ~solid) == 0
+    assert np.count_nonzero(solid & ~filled) / np.count_nonzero(solid) < 0.02
+
+
+@pytest.mark.parametrize("text", ["80", "469", "1237", "0"])
+def test_writing_not_in_outline_is_left_alone(text):
+    np.testing.assert_array_equal(vision.fill_outlines(written(text)), written(text))
+    np.testing.assert_array_equal(vision.fill_outlines(written(text, pen=6)), written(text, pen=6))
+
+
+def test_a_dot_inside_a_loop_is_not_taken_for_an_outline():
+    zero = np.zeros((200, 160), np.uint8)
+    cv2.ellipse(zero, (80, 100), (40, 70), 0, 0, 360, 255, 10)
+    cv2.circle(zero, (80, 100), 6, 255, -1)  # a speck held by the 0
+    np.testing.assert_array_equal(vision.fill_outlines(zero), zero)
+    cv2.line(zero, (80, 70), (80, 130), 255, 8)  # a bar half as tall as the 0: a wall
+    assert np.count_nonzero(vision.fill_outlines(zero)) > np.count_nonzero(zero)
+
+
+def test_a_photo_of_an_outlined_number_reads_as_the_solid_one():
+    def photo(mask):
+        image = np.full((300, mask.shape[1] + 80, 3), 230, np.uint8)
+        image[50:250, 40:-40][mask > 0] = (40, 40, 40)
+        return image
+    solid, outlined = (vision.to_line(photo(m)) for m in (written("2046"),
+                                                           hands.hollow_out(written("2046"), 24)))
+    assert outlined.shape[1] == pytest.approx(solid.shape[1], abs=3)
+    outlined = cv2.resize(outlined, solid.shape[::-1], interpolation=cv2.INTER_AREA)
+    overlap = np.minimum(solid, outlined).sum() / np.maximum(solid, outlined).sum()
+    assert overlap > 0.9
