@@ -203,7 +203,7 @@ def fill_outlines(mask: np.ndarray) -> np.ndarray:
     (the inner wall of a stroke drawn around a loop), every hole of the outer ink is the inside
     of a stroke and is filled; the held pieces' own holes (the loops) stay open. Other writing
     comes back unchanged: its holes are loops, and no loop holds ink that tall."""
-    contours, hierarchy = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return mask
     parents = hierarchy[0][:, 3]
