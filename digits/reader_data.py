@@ -157,7 +157,9 @@ def cached(name: str, key_parts: list, build) -> tuple[np.ndarray, np.ndarray]:
     log.info("building %s (cached in %s for the next run)", name, path)
     images, labels = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".partial.npz")
+    # one temporary file per process: two runs building the same cache at once (a sweep's
+    # parallel jobs, the test suite's workers) never write into each other's
+    temporary = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
     np.savez(temporary, x=images, y=labels)
     os.replace(temporary, path)  # a run killed while writing never leaves half a cache
     return images, labels
