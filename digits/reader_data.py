@@ -158,10 +158,14 @@ def cached(name: str, key_parts: list, build) -> tuple[np.ndarray, np.ndarray]:
     images, labels = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     # one temporary file per process: two runs building the same cache at once (a sweep's
-    # parallel jobs, the test suite's workers) never write into each other's
+    # parallel jobs, the test suite's workers) never write into each other's; a name no later
+    # run reuses, so a write that fails (disk full, Ctrl-C) removes its own
     temporary = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-    np.savez(temporary, x=images, y=labels)
-    os.replace(temporary, path)  # a run killed while writing never leaves half a cache
+    try:
+        np.savez(temporary, x=images, y=labels)
+        os.replace(temporary, path)  # a run killed while writing never leaves half a cache
+    finally:
+        temporary.unlink(missing_ok=True)
     return images, labels
 
 
