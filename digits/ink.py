@@ -57,9 +57,15 @@ def percentiles(grey: np.ndarray, fractions) -> list[int]:
 def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
     """uint8 grey -> binary mask (255 = ink), whatever the paper's colour and lighting.
     version 2: one narrow paper estimate, no inverted bands turned back, every long bar taken
-    for a ruled line (vision.to_line's ink up to LINE_VERSION 2)."""
+    for a ruled line (vision.to_line's ink up to LINE_VERSION 2). version 4: version 3, and a
+    photo whose darkest (or lightest) 1 % is paper is still searched for ink in its darkest 0.1 %
+    (vision.to_line's ink from LINE_VERSION 5)."""
     grey = cv2.GaussianBlur(grey if version == 2 else restore_inverted_bands(grey), (5, 5), 0)
-    low, median, high = percentiles(grey, (0.01, 0.5, 0.99))
+    finest_low, low, median, high, finest_high = percentiles(grey, (0.001, 0.01, 0.5, 0.99, 0.999))
+    if version >= 4 and max(median - low, high - median) < MIN_CONTRAST:
+        # a short or thin line of writing (a number in outline, a fine pen) on a large page can
+        # cover under 1 % of it; threshold_ink still refuses ink fainter than MIN_CONTRAST
+        low, high = finest_low, finest_high
     if max(median - low, high - median) < MIN_CONTRAST:
         raise NoDigitError("no ink found: the image is blank or of one flat colour")
     if median - low < high - median:  # the minority (ink) is lighter: chalkboard, white on black

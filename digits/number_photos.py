@@ -120,7 +120,7 @@ def view(number: Number, rng: np.random.Generator, photo: bool, height: int = LI
     image = clean_view(number.line, rng, outline)
     try:
         return image, vision.to_line(image, height)
-    except vision.NoDigitError:  # thin ink on under 1 % of the page reads as blank paper
+    except vision.NoDigitError:  # thin ink on a tiny share of the page reads as blank paper
         rows, cols = np.nonzero(image < 255)
         margin = max(4, (rows.max() - rows.min()) // 4)
         image = image[max(0, rows.min() - margin):rows.max() + margin + 1,

@@ -26,8 +26,9 @@ PREPROCESSING_VERSION = 3  # 2: bands through the photo cleared, blots away from
 # The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
 # finds it; 2: a line written uphill or downhill levelled; 3: the ink of PREPROCESSING_VERSION 3
 # (ink.ink_mask(grey, version=3): inverted bands, filled and blurred strokes, long bars); 4: writing
-# drawn in outline filled solid (fill_outlines).
-LINE_VERSION = 4
+# drawn in outline filled solid (fill_outlines); 5: ink.ink_mask(grey, version=4), a photo whose
+# writing covers under 1 % of it (a short or thin line on a large page) no longer taken for blank.
+LINE_VERSION = 5
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
 MIN_STROKE = 0.12  # stroke width / digit height below which strokes are thickened (MNIST ~0.15)
@@ -225,7 +226,7 @@ def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     writing filled solid (fill_outlines), cropped, strokes thickened as to_mnist does, scaled to
     fill the height but a small margin (the aspect ratio kept), with a quarter of the height of
     black at each end. Raises NoDigitError."""
-    mask = fill_outlines(level(ink_mask(to_grey(image), version=3)))
+    mask = fill_outlines(level(ink_mask(to_grey(image), version=4)))
     ys, xs = np.nonzero(mask)
     line = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge
