@@ -90,7 +90,8 @@ def read_hollow_hands(model, per_hand: int) -> None:
     read = ["" if line is None else next(readings).number for line in lines]
     exact = np.array([r == t for r, t in zip(read, labels)])
     drawn_by = np.array(drawn_by)
-    print(f"training hands drawn in outline, {per_hand} each: exact {exact.mean():.3f}; by hand "
+    print(f"training hands drawn in outline, {per_hand} each: exact {exact.mean():.3f}, no ink "
+          f"found in {sum(line is None for line in lines)}; by hand "
           + " ".join(f"{h}:{exact[drawn_by == h].mean():.2f}" for h in hands.training_hands()))
 
 

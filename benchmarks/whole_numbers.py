@@ -17,10 +17,10 @@ length (1-8) and by spacing (overlapping / touching / tight / wide / single), on
   `digits-handwriting OUT --numbers N --hand H --seed 1000` writes them;
 with, under each table, the share of readings flagged unsure (nothing read, or the whole-number
 confidence under --unsure-below, by default SEQ_MODEL's calibrated unsure_below or 0.5; the
-component reader's confidence is the product of its digits') and how often the readings not
-flagged are exact. Last, ms per photo for a 6-digit number (the shared
-photo of 552753, its paper extended to 4:3) in a 640x480 JPEG, warm, decode included; the
-median of --repeats calls, after 5 to warm up.
+component reader's confidence is the product of its digits'), how often the readings not
+flagged are exact, and how many photos gave nothing to read (no ink found, or no digit read).
+Last, ms per photo for a 6-digit number (the shared photo of 552753, its paper extended to 4:3)
+in a 640x480 JPEG, warm, decode included; the median of --repeats calls, after 5 to warm up.
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ def flagging(items: list[Item], readings: dict, threshold: float) -> list[str]:
         exact = sum(read[i][0] == items[i].label for i in kept)
         lines.append(f"{name}: flagged unsure {sum(flagged) / len(read):.4f} "
                      f"({sum(flagged)} of {len(read)}); not flagged exact "
-                     f"{exact / max(len(kept), 1):.4f} ({exact} of {len(kept)})")
+                     f"{exact / max(len(kept), 1):.4f} ({exact} of {len(kept)}); nothing read "
+                     f"{sum(not number for number, _ in read)}")
     return lines
 
 

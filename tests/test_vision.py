@@ -56,6 +56,8 @@ def test_thin_strokes_are_thickened():
 def test_blank_pages_have_no_digit(image):
     with pytest.raises(vision.NoDigitError):
         vision.to_mnist(image)
+    with pytest.raises(vision.NoDigitError):
+        vision.to_line(image)
 
 
 def test_tiny_images_are_refused_and_huge_ones_reduced():
@@ -196,3 +198,16 @@ def test_a_photo_of_an_outlined_number_reads_as_the_solid_one():
     outlined = cv2.resize(outlined, solid.shape[::-1], interpolation=cv2.INTER_AREA)
     overlap = np.minimum(solid, outlined).sum() / np.maximum(solid, outlined).sum()
     assert overlap > 0.9
+
+
+def test_a_short_thin_line_on_a_large_page_is_found():
+    page = np.random.default_rng(0).normal(215, 3, (480, 640)).clip(0, 255).astype(np.uint8)
+    cv2.putText(page, "2046", (260, 250), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 120, 2, cv2.LINE_AA)
+    assert 0.001 < np.mean(page < 180) < 0.01  # the ink: under 1 % of the page, over 0.1 %
+    with pytest.raises(vision.NoDigitError):  # ink_mask version 3 takes the page for blank
+        vision.ink_mask(vision.to_grey(page), version=3)
+    line = vision.to_line(page)
+    cropped = vision.to_line(page[190:280, 230:420])  # the same writing filling its photo
+    assert line.shape[1] == pytest.approx(cropped.shape[1], abs=3)
+    line = cv2.resize(line, cropped.shape[::-1], interpolation=cv2.INTER_AREA)
+    assert np.minimum(line, cropped).sum() / np.maximum(line, cropped).sum() > 0.8

@@ -61,7 +61,7 @@ def flag_line(name, numbers, confidences, labels, threshold=0.5) -> str:
     exact = sum(numbers[i] == labels[i] for i in kept)
     return (f"{name}: flagged unsure {sum(flagged) / len(numbers):.4f} ({sum(flagged)} of "
             f"{len(numbers)}); not flagged exact {exact / max(len(kept), 1):.4f} "
-            f"({exact} of {len(kept)})")
+            f"({exact} of {len(kept)}); nothing read {sum(not n for n in numbers)}")
 
 
 def read_one_by_one(digit_model, seq_model, images):
