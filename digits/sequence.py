@@ -141,6 +141,21 @@ def decode(probabilities: np.ndarray) -> list[Reading]:
     return readings
 
 
+def likeliest(views: np.ndarray) -> Reading:
+    """One line read in several views ((n, T, 11) probabilities, one row per view): of the views'
+    readings, the number whose probability averaged over all the views is highest. Its
+    confidence is that average; its digits' confidences are those of the view that read it
+    most surely."""
+    readings = decode(views)
+    candidates = list(dict.fromkeys(reading.number for reading in readings))  # in view order
+    average = [np.mean(sequence_probability(views, [number] * len(views)))
+               for number in candidates]
+    number = candidates[int(np.argmax(average))]
+    surest = max((reading for reading in readings if reading.number == number),
+                 key=lambda reading: reading.confidence)
+    return Reading(number, surest.digit_confidences, float(max(average)))
+
+
 def edit_distance(a: str, b: str) -> int:
     """Levenshtein distance: insertions, deletions and substitutions turning a into b."""
     previous = list(range(len(b) + 1))

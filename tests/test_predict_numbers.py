@@ -31,9 +31,9 @@ def crnn_run(tiny_crnn, tmp_path):
 
 
 def own_reading(model, image) -> sequence.Reading:
-    """What the model's own output on the photo's line decodes to."""
-    line = vision.to_line(image)
-    return sequence.decode(model.predict(numbers_data.pad_lines([line]), verbose=0))[0]
+    """What the model's own output on the photo's line, in its two views, decodes to."""
+    views = number_reader.views(vision.to_line(image))
+    return sequence.likeliest(model.predict(numbers_data.pad_lines(views), verbose=0))
 
 
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
@@ -147,6 +147,19 @@ def test_a_lines_reading_does_not_depend_on_the_lines_read_with_it(crnn):
     assert -(-narrow.shape[1] // 32) < -(-wide.shape[1] // 32)  # padded to different widths
     assert number_reader.read(crnn, [narrow, wide])[0] == number_reader.read(crnn, [narrow])[0]
     assert number_reader.read(crnn, [wide, narrow])[1] == number_reader.read(crnn, [narrow])[0]
+
+
+def test_a_line_is_read_in_two_views_of_one_width(crnn):
+    line = vision.to_line(cv2.imread(str(NUMBER_PHOTOS[0])))
+    views = number_reader.views(line)
+    assert [view.shape for view in views] == [views[1].shape] * len(number_reader.READ_WIDTHS)
+    assert views[1].shape[1] == round(line.shape[1] * max(number_reader.READ_WIDTHS))
+    squeezed = numbers_data.squeeze(line, min(number_reader.READ_WIDTHS))
+    np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
+    assert not views[0][:, squeezed.shape[1]:].any()  # black padding
+    readings = sequence.decode(crnn.predict(numbers_data.pad_lines(views), verbose=0))
+    (reading,) = number_reader.read(crnn, [line])
+    assert reading.number in [view.number for view in readings]
 
 
 def test_a_line_read_as_no_digit_is_shown_as_none_and_flagged():

@@ -79,6 +79,25 @@ def test_an_unsure_step_lowers_the_whole_number_confidence():
     assert unsure.confidence < 0.7 * sure.confidence
 
 
+def test_the_number_likeliest_over_all_views_is_kept():
+    # view 0 reads "47" surely; view 1 reads "17", but gives "47" some probability too
+    first = path_probabilities([0, 5, 5, 0, 8, 8, 0], sure=0.95)
+    second = path_probabilities([0, 2, 2, 0, 8, 8, 0], sure=0.9)
+    second[0, 1:3, [2, 5]] = [[0.5, 0.5], [0.45, 0.45]]
+    views = np.concatenate([first, second])
+    assert [reading.number for reading in sequence.decode(views)] == ["47", "17"]
+    average = {number: sequence.sequence_probability(views, [number] * 2).mean()
+               for number in ("47", "17")}
+    assert average["47"] > average["17"]
+    reading = sequence.likeliest(views)
+    assert reading.number == "47"
+    assert reading.confidence == pytest.approx(average["47"], rel=1e-6)
+    assert reading.digit_confidences == pytest.approx((0.95, 0.95))  # the surer view's
+    # views that agree: their reading, with their confidence averaged
+    agreeing = sequence.likeliest(np.concatenate([first, first]))
+    assert agreeing == sequence.decode(first)[0]
+
+
 def test_exact_accuracy_and_character_error_rate_on_hand_made_cases():
     assert sequence.edit_distance("123", "13") == 1
     assert sequence.edit_distance("", "12") == 2
