@@ -148,8 +148,14 @@ def likeliest(views: np.ndarray) -> Reading:
     most surely."""
     readings = decode(views)
     candidates = list(dict.fromkeys(reading.number for reading in readings))  # in view order
-    average = [np.mean(sequence_probability(views, [number] * len(views)))
-               for number in candidates]
+
+    def probability(view: np.ndarray, reading: Reading, number: str) -> float:
+        if reading.number == number:  # decode has summed it already
+            return reading.confidence
+        return float(sequence_probability(view[None], [number])[0])
+
+    average = [np.mean([probability(view, reading, number)
+                        for view, reading in zip(views, readings)]) for number in candidates]
     number = candidates[int(np.argmax(average))]
     surest = max((reading for reading in readings if reading.number == number),
                  key=lambda reading: reading.confidence)
