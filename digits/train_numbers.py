@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from digits import (atomic, backup, config, data, keras_compat, modelio, number_photos,
-                    number_pool, number_sets, numbers_data, sequence, trainer, vision)
+                    number_pool, number_reader, number_sets, numbers_data, sequence, trainer,
+                    vision)
 
 log = logging.getLogger("digits.train")
 
@@ -145,12 +146,14 @@ def by_group(correct: list[bool], groups: list) -> dict[str, float]:
 
 def test_metrics(reader: keras.Model, splits: data.Splits,
                  cfg: config.NumbersDataConfig) -> dict:
-    """The fixed test set (number_sets.fixed_set of MNIST's test split): exact accuracy and
-    CER, exact accuracy by length and by spacing."""
+    """The fixed test set (number_sets.fixed_set of MNIST's test split), read as digits-predict
+    --number and digits-evaluate read it (number_reader.read: two views of each line): exact
+    accuracy and CER, exact accuracy by length and by spacing."""
     x, y = numbers_data.split_arrays(splits, "test")
     lines, labels, metadata = number_sets.fixed_set(x, y, cfg.test_count)
-    result = measure(reader, lines, labels)
-    correct = [p == t for p, t in zip(result["predicted"], labels)]
+    predicted = [reading.number for reading in number_reader.read(reader, lines)]
+    result = sequence.scores(predicted, labels)
+    correct = [p == t for p, t in zip(predicted, labels)]
     return {"test_exact_accuracy": result["exact_accuracy"], "test_cer": result["cer"],
             "test_exact_by_length": by_group(correct, [m["length"] for m in metadata]),
             "test_exact_by_spacing": by_group(correct, [m["spacing"] for m in metadata])}

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from helpers import compose_train, run_cli
-from digits import backup, data, number_sets, numbers_data, sequence, train_numbers, trainer, vision
+from digits import (backup, data, number_reader, number_sets, numbers_data, sequence, train_numbers,
+                    trainer, vision)
 from digits.config import ConfigError
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
@@ -126,7 +127,7 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     splits = data.load(cfg.data, cfg.seed)
     x, y = numbers_data.split_arrays(splits, "test")
     lines, labels, metadata = number_sets.fixed_set(x, y, cfg.data.test_count)
-    read = [reading.number for reading in sequence.read_lines(model, lines)]
+    read = [reading.number for reading in number_reader.read(model, lines)]  # as the tools read
     scores = sequence.scores(read, labels)
     assert metrics["test_exact_accuracy"] == pytest.approx(scores["exact_accuracy"])
     assert metrics["test_cer"] == pytest.approx(scores["cer"])
