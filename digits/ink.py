@@ -59,7 +59,7 @@ def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
     version 2: one narrow paper estimate, no inverted bands turned back, every long bar taken
     for a ruled line (vision.to_line's ink up to LINE_VERSION 2). version 4: version 3, and a
     photo whose darkest (or lightest) 1 % is paper is still searched for ink in its darkest 0.1 %
-    (vision.to_line's ink from LINE_VERSION 5)."""
+    (vision.to_line's ink since the ninth session; photos version 3 finds ink in are unchanged)."""
     grey = cv2.GaussianBlur(grey if version == 2 else restore_inverted_bands(grey), (5, 5), 0)
     finest_low, low, median, high, finest_high = percentiles(grey, (0.001, 0.01, 0.5, 0.99, 0.999))
     if version >= 4 and max(median - low, high - median) < MIN_CONTRAST:

@@ -22,7 +22,9 @@ from digits import numbers_data, reader_data, vision
 
 log = logging.getLogger(__name__)
 
-POOL_VERSION = 1  # bump when the numbers drawn change (numbers_data, number_photos, hands)
+# bump when the numbers drawn change (numbers_data, number_photos, hands, vision.to_line); 2: a
+# photo whose thin writing covers under 1 % of it is read, not replaced by a clean view
+POOL_VERSION = 2
 POOL_EPOCH = 1_000_000  # the epoch key of pool numbers: apart from any epoch's fresh numbers
 LABELS = np.dtype([("label", f"U{numbers_data.MAX_DIGITS}"), ("width", np.int32)])
 
