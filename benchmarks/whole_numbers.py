@@ -2,9 +2,10 @@
 
     python benchmarks/whole_numbers.py --model SEQ_MODEL --digit-model DIGIT_MODEL
         [--count 5000] [--hands-photos 50] [--unsure-below P] [--repeats 50]
+        [--read-widths 0.85 1.15]
 
 SEQ_MODEL is a sequence model (output (T, 11)): it reads the photo's line as digits-predict
---number does (digits.number_reader).
+--number does (digits.number_reader: two views of the line; --read-widths 1 reads it once).
 DIGIT_MODEL is a single-digit model: the component reader cuts the photo's ink into connected
 components and reads each (digits-predict --number with a single-digit model). Either may be left
 out. Prints exact-number accuracy and character error rate (CER) of each reader, overall, by
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 
 from digits import (data, hand_numbers, hands, modelio, number_reader, number_sets, numbers_data,
@@ -73,9 +75,17 @@ def line_or_none(image: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def read_sequence(model, lines: list[np.ndarray | None]) -> list[tuple[str, float]]:
+@dataclass
+class SequenceReader:
+    model: keras.Model
+    widths: tuple[float, ...]  # number_reader.read's views of each line
+
+
+def read_sequence(reader: SequenceReader,
+                  lines: list[np.ndarray | None]) -> list[tuple[str, float]]:
     """(number, whole-number confidence) per line; ("", 0) where the photo gave no line."""
-    readings = iter(number_reader.read(model, [line for line in lines if line is not None]))
+    readings = iter(number_reader.read(reader.model, [line for line in lines if line is not None],
+                                       reader.widths))
     out = []
     for line in lines:
         reading = None if line is None else next(readings)
@@ -200,9 +210,10 @@ def load_readers(args) -> dict:
         if sequence.is_sequence_model(readers["component"]):
             raise SystemExit(f"--digit-model {args.digit_model} is a sequence model")
     if args.model:
-        readers["sequence"] = modelio.load(args.model)
-        if not sequence.is_sequence_model(readers["sequence"]):
+        model = modelio.load(args.model)
+        if not sequence.is_sequence_model(model):
             raise SystemExit(f"--model {args.model} is not a sequence model (output (T, 11))")
+        readers["sequence"] = SequenceReader(model, tuple(args.read_widths))
     if not readers:
         raise SystemExit("give --model SEQ_MODEL, --digit-model DIGIT_MODEL or both")
     return readers
@@ -221,6 +232,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="flag a reading whose confidence is under P (SEQ_MODEL's "
                         f"unsure_below, else {number_reader.UNSURE_BELOW})")
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per reader (50)")
+    parser.add_argument("--read-widths", type=float, nargs="+", metavar="F",
+                        default=list(number_reader.READ_WIDTHS),
+                        help="the views of each line SEQ_MODEL reads, as fractions of its width "
+                        f"({' '.join(map(str, number_reader.READ_WIDTHS))}, as digits-predict "
+                        "reads; 1: each line once, as it is)")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= number_sets.TEST_COUNT:
         parser.error(f"--count must be 1 .. {number_sets.TEST_COUNT}")
@@ -230,7 +246,9 @@ def main(argv: list[str] | None = None) -> None:
                              else number_reader.UNSURE_BELOW)
     print("readers: " + ", ".join(f"{name} {path}" for name, path in
                                    (("component", args.digit_model), ("sequence", args.model))
-                                   if path))
+                                   if path)
+          + (f" (views of each line: {' '.join(map(str, args.read_widths))} of its width)"
+             if args.model else ""))
     sets = [(f"fixed synthetic test set, first {args.count} of {number_sets.TEST_COUNT} "
              "(MNIST test split)", lambda: fixed_set(readers, args.count)),
             ("shared number photos (tests/data/numbers)", lambda: shared_photos(readers))]

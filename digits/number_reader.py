@@ -37,23 +37,25 @@ def line_of(image: np.ndarray) -> np.ndarray:
     return vision.to_line(image)
 
 
-def views(line: np.ndarray) -> list[np.ndarray]:
-    """The line at each of READ_WIDTHS, padded with black to one width: one call reads them all."""
-    resized = [numbers_data.squeeze(line, factor) for factor in READ_WIDTHS]
+def views(line: np.ndarray, widths: tuple[float, ...] = READ_WIDTHS) -> list[np.ndarray]:
+    """The line at each of `widths` (1.0: as it is), padded with black to one width: one call
+    reads them all."""
+    resized = [line if factor == 1 else numbers_data.squeeze(line, factor) for factor in widths]
     width = max(view.shape[1] for view in resized)
     return [np.pad(view, ((0, 0), (0, width - view.shape[1]))) for view in resized]
 
 
-def read(model: keras.Model, lines: list[np.ndarray]) -> list[sequence.Reading]:
-    """One Reading per line, in order: the number likeliest over the line's views
-    (sequence.likeliest). A line's reading does not depend on the other lines read with it
-    (sequence.line_probabilities)."""
-    all_views = [view for line in lines for view in views(line)]
+def read(model: keras.Model, lines: list[np.ndarray],
+         widths: tuple[float, ...] = READ_WIDTHS) -> list[sequence.Reading]:
+    """One Reading per line, in order: the number likeliest over the line's views at `widths`
+    (sequence.likeliest; widths=(1.0,) reads each line once, as it is). A line's reading does not
+    depend on the other lines read with it (sequence.line_probabilities)."""
+    all_views = [view for line in lines for view in views(line, widths)]
     rows: list[np.ndarray | None] = [None] * len(all_views)
     for chunk, probabilities in sequence.line_probabilities(model, all_views):
         for i, row in zip(chunk, probabilities):
             rows[i] = row
-    count = len(READ_WIDTHS)
+    count = len(widths)
     return [sequence.likeliest(np.stack(rows[i * count:(i + 1) * count]))
             for i in range(len(lines))]
 

@@ -117,28 +117,25 @@ def _log_likelihood(log_probabilities: np.ndarray, label: str) -> float:
 
 
 def decode(probabilities: np.ndarray) -> list[Reading]:
-    """(n, T, 11) probabilities -> one Reading per row: greedy CTC decoding (keras.ops.ctc_decode),
-    each digit's confidence, and the whole number's."""
+    """(n, T, 11) probabilities -> one Reading per row: greedy CTC decoding (each step's likeliest
+    class, runs of one class merged, blanks dropped: what keras.ops.ctc_decode's greedy strategy
+    gives, tests/test_sequence.py), each digit's confidence, and the whole number's. Decoded in
+    numpy: keras.ops.ctc_decode costs about 1.3 ms a call outside a compiled graph, a tenth of
+    the time left for reading a photo once its line is found."""
     probabilities = np.asarray(probabilities, np.float32)
-    steps = np.full(len(probabilities), probabilities.shape[1], np.int32)
-    decoded, _ = keras.ops.ctc_decode(_log(probabilities), steps, strategy="greedy",
-                                      mask_index=BLANK)
-    rows = keras.ops.convert_to_numpy(decoded)[0]
-    numbers = ["".join(str(c - 1) for c in row if c > BLANK) for row in rows]
+    numbers, peaks = [], []
+    for row in probabilities:
+        path = row.argmax(axis=-1)
+        best = row[np.arange(len(path)), path]
+        starts = np.flatnonzero(np.diff(path, prepend=-1))  # where each run of one class begins
+        ends = np.append(starts[1:], len(path))
+        runs = [(path[start], best[start:end].max()) for start, end in zip(starts, ends)
+                if path[start] != BLANK]
+        numbers.append("".join(str(code - 1) for code, _ in runs))
+        peaks.append(tuple(float(peak) for _, peak in runs))
     wholes = sequence_probability(probabilities, numbers)
-    readings = []
-    for row, number, whole in zip(probabilities, numbers, wholes):
-        path, peaks, previous = row.argmax(axis=-1), [], BLANK
-        for step, best in enumerate(path):  # the greedy path's runs of one digit
-            if best != BLANK and best != previous:
-                peaks.append(row[step, best])
-            elif best != BLANK:
-                peaks[-1] = max(peaks[-1], row[step, best])
-            previous = best
-        if len(peaks) != len(number):  # an exact tie read otherwise by ctc_decode
-            peaks = [whole] * len(number)
-        readings.append(Reading(number, tuple(float(p) for p in peaks), float(whole)))
-    return readings
+    return [Reading(number, digit_peaks, float(whole))
+            for number, digit_peaks, whole in zip(numbers, peaks, wholes)]
 
 
 def likeliest(views: np.ndarray) -> Reading:

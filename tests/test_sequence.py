@@ -6,6 +6,7 @@ import itertools
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -47,6 +48,21 @@ def test_decoding_an_encoded_label_gives_it_back(label):
     np.testing.assert_allclose(reading.digit_confidences, [0.9] * len(label), rtol=1e-5)
     # at least the one path's probability, summed with the other alignments of the label
     assert 0.9 ** len(path) * (1 - 1e-5) <= reading.confidence <= 1
+
+
+def test_greedy_decoding_is_keras_ctc_decodes():
+    rng = np.random.default_rng(0)
+    for concentration in (0.1, 0.5, 3.0):  # peaked to flat distributions
+        probabilities = rng.dirichlet(np.full(sequence.NUM_CLASSES, concentration),
+                                      size=(16, 24)).astype(np.float32)
+        probabilities[::3, ::2, sequence.BLANK] += 1.0  # some rows mostly blank
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        decoded, _ = keras.ops.ctc_decode(np.log(probabilities), np.full(16, 24, np.int32),
+                                          strategy="greedy", mask_index=sequence.BLANK)
+        expected = ["".join(str(c - 1) for c in row if c > sequence.BLANK)
+                    for row in keras.ops.convert_to_numpy(decoded)[0]]
+        assert [r.number for r in sequence.decode(probabilities)] == expected
+        assert any(len(number) > 2 for number in expected)
 
 
 def test_confidences_are_the_peak_and_the_sum_over_alignments():
