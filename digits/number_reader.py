@@ -50,11 +50,8 @@ def read(model: keras.Model, lines: list[np.ndarray],
     """One Reading per line, in order: the number likeliest over the line's views at `widths`
     (sequence.likeliest; widths=(1.0,) reads each line once, as it is). A line's reading does not
     depend on the other lines read with it (sequence.line_probabilities)."""
-    all_views = [view for line in lines for view in views(line, widths)]
-    rows: list[np.ndarray | None] = [None] * len(all_views)
-    for chunk, probabilities in sequence.line_probabilities(model, all_views):
-        for i, row in zip(chunk, probabilities):
-            rows[i] = row
+    rows = sequence.ordered_probabilities(
+        model, [view for line in lines for view in views(line, widths)])
     count = len(widths)
     return [sequence.likeliest(np.stack(rows[i * count:(i + 1) * count]))
             for i in range(len(lines))]

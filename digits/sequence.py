@@ -211,11 +211,17 @@ def line_probabilities(model: keras.Model, lines: list[np.ndarray], batch_size: 
 def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
     """Readings of uint8 (height, W) lines (vision.to_line, number_photos.render), in input
     order."""
-    readings: list[Reading | None] = [None] * len(lines)
+    return [decode(row[None])[0] for row in ordered_probabilities(model, lines, batch_size)]
+
+
+def ordered_probabilities(model: keras.Model, lines: list[np.ndarray],
+                          batch_size: int = 64) -> list[np.ndarray]:
+    """Each line's (T, 11) probabilities, in input order (T follows its padded width)."""
+    rows: list[np.ndarray | None] = [None] * len(lines)
     for chunk, probabilities in line_probabilities(model, lines, batch_size):
-        for i, reading in zip(chunk, decode(probabilities)):
-            readings[i] = reading
-    return readings
+        for i, row in zip(chunk, probabilities):
+            rows[i] = row
+    return rows
 
 
 def scores(predicted: list[str], true: list[str]) -> dict:
