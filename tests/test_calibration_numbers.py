@@ -13,8 +13,11 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
-from digits import calibrate, calibration, modelio, number_calibration, number_reader, sequence
+from digits import (calibrate, calibration, data, modelio, number_calibration, number_reader,
+                    number_sets, numbers_data, sequence)
+from digits.config import data_config
 
 TINY_NUMBERS_RUN = """data:
   source: numbers
@@ -172,3 +175,17 @@ def test_calibrate_refuses_a_taken_output_for_a_sequence_model(numbers_run, tmp_
     assert calibrate.main(["--model", str(numbers_run), "--output", str(taken)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert sorted(p.name for p in taken.iterdir()) == ["notes.txt"]
+
+
+def test_validation_numbers_of_another_seed_are_other_numbers_of_the_same_digits(numbers_run):
+    # benchmarks/validation_numbers.py: the run's seed still picks the validation digits; `seed`
+    # only draws other numbers of them (the run's seed must not stand in for it)
+    fixed = number_calibration.validation_numbers(numbers_run, 12)
+    again = number_calibration.validation_numbers(numbers_run, 12)
+    other = number_calibration.validation_numbers(numbers_run, 12, seed=77001)
+    assert fixed[1] == again[1] and len(other[1]) == 12
+    assert other[1] != fixed[1]
+    run = OmegaConf.load(numbers_run / ".hydra" / "config.yaml")  # TINY_NUMBERS_RUN: seed 0
+    digits_of_run = numbers_data.split_arrays(
+        data.load(data_config(OmegaConf.to_container(run.data)), seed=run.seed), "validation")
+    assert other[1] == number_sets.fixed_set(*digits_of_run, 12, 77001)[1]
