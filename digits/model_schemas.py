@@ -85,6 +85,8 @@ class CrnnConfig:
     height: int = 32  # the line height vision.to_line gives
     # One conv block each: the first two halve both sides (4 columns per step), the rest the height
     filters: List[int] = field(default_factory=lambda: [32, 64, 128])
+    # The last this many blocks have two 3x3 convs instead of one: depth where the map is small
+    paired_blocks: int = 0
     head: str = "gru"  # gru or lstm (bidirectional), or conv (1-D convolutions)
     units: int = 96
     dropout: float = 0.2
@@ -94,6 +96,8 @@ class CrnnConfig:
               self.filters, "2 to 4 sizes >= 1 (the first two blocks set 4 columns per step)")
         check(self.height >= 1 and self.height % 2 ** len(self.filters) == 0, "model.height",
               self.height, f"a multiple of {2 ** len(self.filters)} (each block halves it)")
+        check(0 <= self.paired_blocks <= len(self.filters), "model.paired_blocks",
+              self.paired_blocks, f"0 to {len(self.filters)} (the number of blocks)")
         check(self.head in ("gru", "lstm", "conv"), "model.head", self.head, "gru, lstm or conv")
         check(self.units >= 1, "model.units", self.units, ">= 1")
         check_dropout(self.name, self.dropout)

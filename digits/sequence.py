@@ -27,12 +27,16 @@ PAD_MULTIPLE = 32  # lines are read padded to a multiple of this many columns
 
 
 def crnn(cfg: CrnnConfig) -> keras.Model:
-    """Conv blocks (the first two halve both sides, the rest the height only) -> one feature
-    vector per step of TIME_STRIDE columns -> a sequence head -> per-step class probabilities."""
+    """Conv blocks (a 3x3 conv, two in the last cfg.paired_blocks; then pooling: the first two
+    blocks halve both sides, the rest the height only) -> one feature vector per step of
+    TIME_STRIDE columns -> a sequence head -> per-step class probabilities."""
     inputs = keras.Input((cfg.height, None, 1), name="line")
     x = inputs
+    first_paired = len(cfg.filters) - cfg.paired_blocks
     for block, filters in enumerate(cfg.filters):
         x = conv_bn_relu(x, filters)
+        if block >= first_paired:
+            x = conv_bn_relu(x, filters)
         x = layers.MaxPooling2D((2, 2) if block < 2 else (2, 1))(x)
     x = layers.Permute((2, 1, 3))(x)  # (steps, rows, channels)
     x = layers.Reshape((-1, (cfg.height >> len(cfg.filters)) * cfg.filters[-1]))(x)

@@ -37,6 +37,20 @@ def test_crnn_gives_one_distribution_per_time_step(head):
         np.testing.assert_allclose(out.sum(axis=-1), 1, atol=1e-5)
 
 
+def test_paired_blocks_add_a_second_conv_to_the_last_blocks_only():
+    def conv_shapes(paired: int) -> list[tuple]:
+        model = sequence.crnn(sequence.CrnnConfig(filters=(8, 16, 24), units=8,
+                                                  paired_blocks=paired))
+        return [tuple(layer.kernel.shape) for layer in model.layers
+                if isinstance(layer, keras.layers.Conv2D)]
+
+    assert conv_shapes(0) == [(3, 3, 1, 8), (3, 3, 8, 16), (3, 3, 16, 24)]
+    assert conv_shapes(2) == [(3, 3, 1, 8), (3, 3, 8, 16), (3, 3, 16, 16),
+                              (3, 3, 16, 24), (3, 3, 24, 24)]
+    with pytest.raises(ValueError, match="model.paired_blocks=4 is invalid"):
+        sequence.CrnnConfig(filters=(8, 16, 24), paired_blocks=4)
+
+
 @pytest.mark.parametrize("label", ["", "7", "11", "1001", "90817263", "55555555"])
 def test_decoding_an_encoded_label_gives_it_back(label):
     encoded = numbers_data.encode([label])[0]
