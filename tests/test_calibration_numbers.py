@@ -5,10 +5,12 @@ tiny untrained CRNN reads nonsense)."""
 from __future__ import annotations
 
 import json
+import runpy
 import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -189,3 +191,18 @@ def test_validation_numbers_of_another_seed_are_other_numbers_of_the_same_digits
     digits_of_run = numbers_data.split_arrays(
         data.load(data_config(OmegaConf.to_container(run.data)), seed=run.seed), "validation")
     assert other[1] == number_sets.fixed_set(*digits_of_run, 12, 77001)[1]
+
+
+def test_the_lone_digit_estimate_is_the_one_digit_share_to_the_power_of_the_length():
+    # benchmarks/validation_numbers.py --by-length
+    by_length = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks"
+                                   / "validation_numbers.py"))["by_length"]
+    labels = ["1", "2", "3", "4", "12", "34", "123", "456", "4567", "5678", "12345", "23456",
+              "123456", "234567", "1234567", "2345678", "12345678", "23456789"]
+    right = np.array([True, True, True, False] + [True, False] * 7)
+    rows = {line.split()[0]: line.split()[1:] for line in by_length(right, labels)[1:]}
+    assert rows["1"] == ["4", "0.7500", "0.7500"]
+    assert rows["2"] == ["2", "0.5000", f"{0.75 ** 2:.4f}"]
+    assert rows["8"] == ["2", "0.5000", f"{0.75 ** 8:.4f}"]
+    estimate = (4 * 0.75 + sum(2 * 0.75 ** n for n in range(2, 9))) / len(labels)
+    assert rows["all"] == [str(len(labels)), f"{right.mean():.4f}", f"{estimate:.4f}"]
