@@ -38,7 +38,7 @@ def by_length(right: np.ndarray, labels: list[str]) -> list[str]:
     for length in range(1, MAX_DIGITS + 1):
         these = right[lengths == length]
         rows.append(f"  {length:6d} {len(these):8d} {these.mean():7.4f} {lone ** length:16.4f}")
-    estimate = np.mean([lone ** lengths[i] for i in range(len(labels))])
+    estimate = np.mean(lone ** lengths)
     rows.append(f"  {'all':>6} {len(right):8d} {right.mean():7.4f} {estimate:16.4f}")
     return rows
 

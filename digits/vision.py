@@ -65,14 +65,18 @@ def thicken(mask: np.ndarray) -> np.ndarray:
     return mask
 
 
+def crop_to_ink(mask: np.ndarray) -> np.ndarray:
+    """The smallest box holding all of a non-empty mask's ink."""
+    left, top, width, height = cv2.boundingRect(mask)
+    return mask[top:top + height, left:left + width]
+
+
 def to_mnist_box(mask: np.ndarray) -> np.ndarray:
     """A binary mask holding one digit -> uint8 (28, 28): fit 20x20, pad, centre of mass."""
-    ys, xs = np.nonzero(mask)
-    digit = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    digit = crop_to_ink(mask)
     pad = max(digit.shape) // 10  # room for thickening without touching the crop's edge
-    digit = thicken(cv2.copyMakeBorder(digit, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0))
-    ys, xs = np.nonzero(digit)
-    digit = digit[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    digit = crop_to_ink(thicken(cv2.copyMakeBorder(digit, pad, pad, pad, pad,
+                                                   cv2.BORDER_CONSTANT, value=0)))
     scale = DIGIT_BOX / max(digit.shape)
     size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))
     small = cv2.resize(digit, size, interpolation=cv2.INTER_AREA)
@@ -182,8 +186,9 @@ def level(mask: np.ndarray) -> np.ndarray:
     pieces lie level (a straight line fitted through them); unchanged when too few pieces tell the
     baseline or the tilt is slight. Cropping a sloping line keeps the slope's height: the digits
     then fill a fraction of the line height the reader was trained on."""
-    left, top, width, height = cv2.boundingRect(mask)  # the pieces found in the ink's box only:
-    if width == 0:  # labelling the whole photo costs a millisecond of a 20 ms budget
+    # the pieces are labelled in the ink's box: labelling the whole photo costs a millisecond
+    left, top, width, height = cv2.boundingRect(mask)
+    if width == 0:
         return mask
     count, _, stats, centres = cv2.connectedComponentsWithStats(
         mask[top:top + height, left:left + width], connectivity=8)
@@ -225,12 +230,6 @@ def fill_outlines(mask: np.ndarray) -> np.ndarray:
     cv2.drawContours(inside, [contours[i] for i in holes], -1, 255, cv2.FILLED)
     cv2.drawContours(inside, [contours[i] for i in held], -1, 0, cv2.FILLED)
     return cv2.bitwise_or(mask, inside)
-
-
-def crop_to_ink(mask: np.ndarray) -> np.ndarray:
-    """The smallest box holding all of a non-empty mask's ink."""
-    left, top, width, height = cv2.boundingRect(mask)
-    return mask[top:top + height, left:left + width]
 
 
 def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
