@@ -206,3 +206,21 @@ def test_the_lone_digit_estimate_is_the_one_digit_share_to_the_power_of_the_leng
     assert rows["8"] == ["2", "0.5000", f"{0.75 ** 8:.4f}"]
     estimate = (4 * 0.75 + sum(2 * 0.75 ** n for n in range(2, 9))) / len(labels)
     assert rows["all"] == [str(len(labels)), f"{right.mean():.4f}", f"{estimate:.4f}"]
+
+
+def test_misread_numbers_counts_only_the_numbers_both_readers_get_wrong_the_same_way():
+    # benchmarks/misread_numbers.py
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks"
+                               / "misread_numbers.py"))
+    labels = ["12", "345", "6", "78", "90", "111"]
+    first = ["12", "35", "5", "78", "99", "1111"]
+    second = ["17", "35", "8", "79", "99", "111"]
+    assert bench["same_misreads"](labels, first, second) == [1, 4]
+    assert bench["kinds"](labels, first) == {"dropped": 1, "substituted": 2, "added": 1}
+    assert bench["substitutions"](labels, first) == {"6->5": 1, "0->9": 1}
+    tiles = [bench["tile"](np.zeros((48, 64), np.uint8), np.full((32, 300), 255, np.uint8), "x")
+             for _ in range(7)]
+    picture = bench["montage"](tiles)
+    assert picture.shape == (2 * tiles[0].shape[0], 5 * tiles[0].shape[1])
+    assert picture[:, 2 * tiles[0].shape[1]:].min() == 0  # tiles laid left to right, then down
+    assert picture[tiles[0].shape[0]:, 2 * tiles[0].shape[1]:].min() == 255  # the row's padding
