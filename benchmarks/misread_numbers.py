@@ -17,11 +17,8 @@ from collections import Counter
 
 import cv2
 import numpy as np
-from omegaconf import OmegaConf
 
-from digits import data, modelio, number_calibration, number_reader, number_sets, numbers_data
-from digits import robustness
-from digits.config import data_config
+from digits import modelio, number_calibration, number_reader, number_sets
 
 TILE_WIDTH = 240  # px of each picture: five across
 
@@ -89,10 +86,7 @@ def main() -> None:
     print("same way, digits:", substitutions([labels[i] for i in same], [first[i] for i in same])
           .most_common(10))
     if args.output and same:
-        run_cfg = robustness.run_config(args.model[0])
-        x, y = numbers_data.split_arrays(data.load(
-            data_config(OmegaConf.to_container(run_cfg.data)),
-            seed=int(run_cfg.get("seed", robustness.DEFAULT_SEED))), "validation")
+        x, y, _ = number_calibration.validation_digits(args.model[0])
         lengths = number_sets.fixed_lengths(args.count, args.seed)
         shown = np.random.default_rng(0).choice(same, min(args.show, len(same)), replace=False)
         tiles = []

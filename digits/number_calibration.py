@@ -31,12 +31,9 @@ from digits.config import NumbersDataConfig, data_config
 VALIDATION_NUMBERS = 2_000  # fixed validation numbers read, at least (the run measured 1 000)
 
 
-def validation_numbers(model_path: str | Path, count: int | None = None,
-                       seed: int = number_sets.VALIDATION_SEED) -> tuple[list[np.ndarray], list[str]]:
-    """(lines, labels) of fixed validation numbers of the model's run (its saved data config
-    and seed; the defaults for a model without a run folder, as digits-evaluate does): `count`
-    of them (default: VALIDATION_NUMBERS, or the run's validation_count if larger), drawn with
-    `seed` (another seed than VALIDATION_SEED gives other numbers of the same digits)."""
+def validation_digits(model_path: str | Path) -> tuple[np.ndarray, np.ndarray, NumbersDataConfig]:
+    """(x, y, data config) of the validation digits of the model's run (its saved data config
+    and seed; the defaults for a model without a run folder, as digits-evaluate does)."""
     saved = modelio.resolve(model_path).parent / calibration.RUN_CONFIG
     run_cfg = robustness.run_config(model_path)
     run_data = OmegaConf.to_container(run_cfg.get("data") or OmegaConf.create({}))
@@ -45,7 +42,16 @@ def validation_numbers(model_path: str | Path, count: int | None = None,
         raise calibration.CalibrationError(f"{saved} says the model was trained on "
                                            f"data={cfg.source}, not data=numbers")
     run_seed = int(run_cfg.get("seed", robustness.DEFAULT_SEED))
-    x, y = numbers_data.split_arrays(data.load(cfg, seed=run_seed), "validation")
+    return (*numbers_data.split_arrays(data.load(cfg, seed=run_seed), "validation"), cfg)
+
+
+def validation_numbers(model_path: str | Path, count: int | None = None,
+                       seed: int = number_sets.VALIDATION_SEED) -> tuple[list[np.ndarray], list[str]]:
+    """(lines, labels) of fixed validation numbers of the model's run (validation_digits):
+    `count` of them (default: VALIDATION_NUMBERS, or the run's validation_count if larger),
+    drawn with `seed` (another seed than VALIDATION_SEED gives other numbers of the same
+    digits)."""
+    x, y, cfg = validation_digits(model_path)
     count = count or max(VALIDATION_NUMBERS, cfg.validation_count)
     lines, labels, _ = number_sets.fixed_set(x, y, count, seed)
     return lines, labels
