@@ -5,8 +5,8 @@ to see whether what both get wrong could be read at all.
     python benchmarks/misread_numbers.py --model A --model B [--count 4000] [--seed 77001]
         [--show 30] [--output misread.jpg]
 
-The numbers are those of benchmarks/validation_numbers.py (number_calibration.validation_numbers
-of A's run, --seed drawing numbers other than the fixed ones); each model reads every line as
+The numbers are those of benchmarks/validation_numbers.py (number_sets.fixed_set of the
+validation digits of A's run, --seed drawing numbers other than the fixed ones); each model reads every line as
 digits-predict --number does (number_reader.read). The test split is never read.
 """
 
@@ -73,7 +73,8 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.model) != 2:
         parser.error("give --model exactly twice")
-    lines, labels = number_calibration.validation_numbers(args.model[0], args.count, args.seed)
+    x, y, _ = number_calibration.validation_digits(args.model[0])
+    lines, labels, _ = number_sets.fixed_set(x, y, args.count, args.seed)
     first, second = ([r.number for r in number_reader.read(modelio.load(path), lines)]
                      for path in args.model)
     same = same_misreads(labels, first, second)
@@ -86,7 +87,6 @@ def main() -> None:
     print("same way, digits:", substitutions([labels[i] for i in same], [first[i] for i in same])
           .most_common(10))
     if args.output and same:
-        x, y, _ = number_calibration.validation_digits(args.model[0])
         lengths = number_sets.fixed_lengths(args.count, args.seed)
         shown = np.random.default_rng(0).choice(same, min(args.show, len(same)), replace=False)
         tiles = []
