@@ -46,14 +46,16 @@ def validation_digits(model_path: str | Path) -> tuple[np.ndarray, np.ndarray, N
 
 
 def validation_numbers(model_path: str | Path, count: int | None = None,
-                       seed: int = number_sets.VALIDATION_SEED) -> tuple[list[np.ndarray], list[str]]:
+                       seed: int = number_sets.VALIDATION_SEED,
+                       cut: bool = False) -> tuple[list[np.ndarray], list[str]]:
     """(lines, labels) of fixed validation numbers of the model's run (validation_digits):
     `count` of them (default: VALIDATION_NUMBERS, or the run's validation_count if larger),
     drawn with `seed` (another seed than VALIDATION_SEED gives other numbers of the same
-    digits)."""
+    digits); with `cut`, every one photographed and run off the frame's top or bottom edge."""
     x, y, cfg = validation_digits(model_path)
     count = count or max(VALIDATION_NUMBERS, cfg.validation_count)
-    lines, labels, _ = number_sets.fixed_set(x, y, count, seed)
+    cut_photos = {"photo_fraction": 1.0, "cut": 1.0} if cut else {}
+    lines, labels, _ = number_sets.fixed_set(x, y, count, seed, **cut_photos)
     return lines, labels
 
 

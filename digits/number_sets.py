@@ -32,22 +32,25 @@ def fixed_numbers(x, y, count: int, seed: int):
 
 
 def fixed_item(x, y, index: int, length: int, seed: int = TEST_SEED,
-               photo_fraction: float = PHOTO_FRACTION):
+               photo_fraction: float = PHOTO_FRACTION, cut: float = 0.0):
     """Item `index` of a fixed set (its length from fixed_lengths): (the image, the line, the
     Number), the image being what a component reader reads of the same number (see
-    number_photos.view)."""
+    number_photos.view; `cut`: the share of photos run off the frame's top or bottom edge)."""
     number = compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
     look = np.random.default_rng([seed, 0, index, 1])
-    image, line = number_photos.view(number, look, photo=bool(look.random() < photo_fraction))
+    image, line = number_photos.view(number, look, photo=bool(look.random() < photo_fraction),
+                                     cut=cut)
     return image, line, number
 
 
 def fixed_set(x, y, count: int = TEST_COUNT, seed: int = TEST_SEED,
-              photo_fraction: float = PHOTO_FRACTION):
+              photo_fraction: float = PHOTO_FRACTION, cut: float = 0.0):
     """A fixed evaluation set: (lines, labels, metadata), the same every time. The test set is
-    fixed_set(x_test, y_test); validation numbers use x_val and VALIDATION_SEED."""
+    fixed_set(x_test, y_test); validation numbers use x_val and VALIDATION_SEED; photo_fraction=1
+    and cut=1 give photos every one of which is cut by the frame (benchmarks/validation_numbers.py
+    --cut)."""
     def made(index_and_length):
-        _, line, number = fixed_item(x, y, *index_and_length, seed, photo_fraction)
+        _, line, number = fixed_item(x, y, *index_and_length, seed, photo_fraction, cut)
         return line, number.label, number.metadata()
 
     with ThreadPoolExecutor(os.cpu_count()) as pool:

@@ -265,6 +265,26 @@ def test_cut_fraction_runs_photographed_lines_off_the_frame(splits, monkeypatch)
         assert edges == [False, True]
 
 
+def test_cut_fixed_numbers_are_the_same_numbers_photographed_off_the_frame(splits, monkeypatch):
+    # benchmarks/validation_numbers.py --cut: the fixed numbers, every one a photo run off the
+    # frame's top or bottom edge; without cut the fixed sets stay as they were
+    from digits import hands, reader_data
+
+    monkeypatch.setattr(reader_data, "PHOTO_CORRUPTION_PROBABILITY", 0.0)
+    monkeypatch.setattr(hands, "camera", lambda photo, rng: np.clip(photo, 0, 255).astype(np.uint8))
+    x, y = splits.x_val, splits.y_val
+    for index, length in enumerate(number_sets.fixed_lengths(6, 77101)):
+        plain = number_sets.fixed_item(x, y, index, length, 77101, photo_fraction=1.0)
+        same = number_sets.fixed_item(x, y, index, length, 77101, photo_fraction=1.0, cut=0.0)
+        cut = number_sets.fixed_item(x, y, index, length, 77101, photo_fraction=1.0, cut=1.0)
+        assert np.array_equal(plain[1], same[1]) and cut[2].label == plain[2].label
+        edges = []
+        for image in (plain[0], cut[0]):
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(int)
+            edges.append(bool((grey[[0, -1]] < np.median(grey) - 60).any()))
+        assert edges == [False, True]
+
+
 def test_the_config_refuses_fractions_and_scales_out_of_range():
     from digits.config import ConfigError, NumbersDataConfig
 
