@@ -2,7 +2,7 @@
 compute, float32 weights and logits), side by side in one run, on this machine's CPU:
     python benchmarks/crnn_precision.py [--steps 15] [--width 256] [--rounds 2]
 The same model shape (model.filters=[32,64,128,128], model.paired_blocks=2, model.units=128),
-Keras' CTC loss, AdamW, batch 64 of random lines 32 x --width: time per step only, nothing
+compiled by sequence.training_model (Keras' CTC loss), batch 64 of random lines 32 x --width: time per step only, nothing
 about accuracy (whether a reader trained in bfloat16 reads as well is a training run's question).
 Policies alternate --rounds times, so a change in the machine's load shows as a spread."""
 
@@ -27,8 +27,7 @@ def step_ms(policy: str, steps: int, width: int) -> float:
         model = sequence.crnn(CrnnConfig(filters=[32, 64, 128, 128], paired_blocks=2, units=128))
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    trainable = keras.Model(model.input, model.get_layer("logits").output)
-    trainable.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=keras.losses.CTC())
+    trainable = sequence.training_model(model)
     rng = np.random.default_rng(0)
     lines = rng.random((64, 32, width, 1), dtype=np.float32)
     labels = rng.integers(1, 11, (64, 8)).astype(np.int32)

@@ -247,42 +247,40 @@ def test_a_cut_photo_loses_a_tenth_to_a_third_of_its_ink_at_the_top_or_bottom():
     assert sides == {"top", "bottom"}
 
 
-def test_cut_fraction_runs_photographed_lines_off_the_frame(splits, monkeypatch):
+@pytest.fixture
+def plain_photos(monkeypatch):
+    """Photos without corruptions, blur or noise: ink is what is darker than the paper."""
     from digits import hands, reader_data
 
     monkeypatch.setattr(reader_data, "PHOTO_CORRUPTION_PROBABILITY", 0.0)
-    # no blur or noise: ink is what is darker than the paper
     monkeypatch.setattr(hands, "camera", lambda photo, rng: np.clip(photo, 0, 255).astype(np.uint8))
+
+
+def ink_in_first_or_last_row(photo: np.ndarray) -> bool:
+    grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY).astype(int)
+    return bool((grey[[0, -1]] < np.median(grey) - 60).any())
+
+
+def test_cut_fraction_runs_photographed_lines_off_the_frame(splits, plain_photos):
     x, y = splits.x_train, splits.y_train
     for index in range(4):
         number = numbers_data.compose(x, y, np.random.default_rng([index, 0]))
-        edges = []
-        for cut in (0.0, 1.0):
-            grey = cv2.cvtColor(number_photos.photo_view(number.line, np.random.default_rng(
-                [index, 1]), cut=cut), cv2.COLOR_BGR2GRAY).astype(int)
-            paper = np.median(grey)
-            edges.append(bool((grey[[0, -1]] < paper - 60).any()))  # ink in the first/last row
+        edges = [ink_in_first_or_last_row(number_photos.photo_view(
+            number.line, np.random.default_rng([index, 1]), cut=cut)) for cut in (0.0, 1.0)]
         assert edges == [False, True]
 
 
-def test_cut_fixed_numbers_are_the_same_numbers_photographed_off_the_frame(splits, monkeypatch):
+def test_cut_fixed_numbers_are_the_same_numbers_photographed_off_the_frame(splits, plain_photos):
     # benchmarks/validation_numbers.py --cut: the fixed numbers, every one a photo run off the
     # frame's top or bottom edge; without cut the fixed sets stay as they were
-    from digits import hands, reader_data
-
-    monkeypatch.setattr(reader_data, "PHOTO_CORRUPTION_PROBABILITY", 0.0)
-    monkeypatch.setattr(hands, "camera", lambda photo, rng: np.clip(photo, 0, 255).astype(np.uint8))
     x, y = splits.x_val, splits.y_val
     for index, length in enumerate(number_sets.fixed_lengths(6, 77101)):
         plain = number_sets.fixed_item(x, y, index, length, 77101, photo_fraction=1.0)
         same = number_sets.fixed_item(x, y, index, length, 77101, photo_fraction=1.0, cut=0.0)
         cut = number_sets.fixed_item(x, y, index, length, 77101, photo_fraction=1.0, cut=1.0)
         assert np.array_equal(plain[1], same[1]) and cut[2].label == plain[2].label
-        edges = []
-        for image in (plain[0], cut[0]):
-            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(int)
-            edges.append(bool((grey[[0, -1]] < np.median(grey) - 60).any()))
-        assert edges == [False, True]
+        assert [ink_in_first_or_last_row(plain[0]), ink_in_first_or_last_row(cut[0])] == \
+            [False, True]
 
 
 def test_the_config_refuses_fractions_and_scales_out_of_range():
