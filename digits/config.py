@@ -67,6 +67,13 @@ class Optimizer(str, Enum):
     sgd = "sgd"
 
 
+class Precision(str, Enum):
+    """trainer.precision: the Keras dtype policy a run builds and trains its model under."""
+    float32 = "float32"
+    mixed_float16 = "mixed_float16"  # float16 compute, float32 weights and softmax (GPUs)
+    mixed_bfloat16 = "mixed_bfloat16"  # bfloat16 compute: CPUs with AVX512_BF16 or AMX, TPUs
+
+
 class Schedule(str, Enum):
     constant = "constant"
     cosine = "cosine"  # linear warm-up, then cosine decay to zero over the remaining epochs
@@ -111,7 +118,9 @@ class TrainerConfig:
     jit_compile: Optional[bool] = None  # None: Keras' "auto"
     # Steps per compiled call: the same training, about a third less time for the article's MLP.
     steps_per_execution: int = 8
-    mixed_precision: bool = False  # mixed_float16 compute, float32 weights and softmax (GPUs)
+    # Mixed policies compute in 16 bits and keep weights, logits and softmax in float32; the model
+    # saved computes in float32 again (trainer.in_float32), so readers see no difference in kind.
+    precision: Precision = Precision.float32
     # default | mirrored (all local GPUs) | multi_worker (a cluster from TF_CONFIG); see
     # digits/distribute.py
     strategy: str = "default"

@@ -83,6 +83,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
                                              resume, training_seed)
 
+    model = trainer.with_dtype_policy(model, "float32")  # what is measured is what is saved
     test = evaluate.evaluate(model, splits.x_test, splits.y_test)
     metrics = {
         "test_accuracy": test["test_accuracy"],

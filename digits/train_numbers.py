@@ -192,6 +192,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
             measure=(NumberMetrics(reader, val_lines, val_labels),),
             steps_per_epoch=cfg.data.steps_per_epoch)
 
+    reader = trainer.with_dtype_policy(reader, "float32")  # what is measured is what is saved
     weights, epoch = trainer.kept_weights(cfg.trainer, history)
     kept = {"weights": weights, "weights_epoch": epoch,
             # measured again: averaged (EMA) weights were never validated during training

@@ -123,7 +123,7 @@ def starting_model(cfg: TrainerConfig, build: Callable[[], keras.Model]) -> kera
     layers frozen if trainer.freeze_features. Raises modelio.ModelLoadError."""
     if cfg.init_from is None:
         return build()
-    model = modelio.load(cfg.init_from)
+    model = with_dtype_policy(modelio.load(cfg.init_from), cfg.precision.value)
     if modelio.is_ensemble(model):
         raise modelio.ModelLoadError(
             f"{cfg.init_from} is an ensemble (digits-ensemble): fine-tune its members one by one "
@@ -154,14 +154,30 @@ def compile_model(model: keras.Model, cfg: TrainerConfig,
 
 @contextmanager
 def precision(cfg: TrainerConfig):
-    """Build and train under mixed_float16 when asked; always restore the previous policy."""
+    """Build and train under trainer.precision's dtype policy; always restore the previous one."""
     previous = keras.mixed_precision.global_policy()
-    if cfg.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy(cfg.precision.value)
     try:
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
+    """The same model, same weights, computing under `policy`; its output layer stays float32.
+    A model loaded to fine-tune (trainer.init_from) keeps the policy it was saved with, and one
+    built under a mixed policy saves that policy: this is how both are converted."""
+    if all(layer.dtype_policy.name == ("float32" if layer is model.layers[-1] else policy)
+           for layer in model.layers):
+        return model
+
+    def converted(layer: keras.layers.Layer) -> keras.layers.Layer:
+        dtype = "float32" if layer is model.layers[-1] else policy
+        return layer.__class__.from_config({**layer.get_config(), "dtype": dtype})
+
+    copy = keras.models.clone_model(model, clone_function=converted)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def monitor_mode(monitor: str) -> str:

@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 from helpers import SMOKE, compose_train, label_smoothing, scores
-from digits import augment, data, losses, models, pipeline, trainer
+from digits import augment, data, losses, models, pipeline, sequence, trainer
 from digits.config import (AugmentationConfig, ConfigError, EarlyStoppingConfig, Optimizer,
-                           Schedule, TrainerConfig)
-from digits.model_schemas import CnnGapConfig, MlpConfig, ResnetConfig
+                           Precision, Schedule, TrainerConfig)
+from digits.model_schemas import CnnGapConfig, CrnnConfig, MlpConfig, ResnetConfig
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -163,12 +163,30 @@ def test_ema_ends_training_with_the_averaged_weights():
 
 
 def test_mixed_precision_keeps_softmax_float32_and_restores_the_policy():
-    with trainer.precision(TrainerConfig(mixed_precision=True)):
+    with trainer.precision(TrainerConfig(precision=Precision.mixed_float16)):
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
         model = models.build(CnnGapConfig(filters=[8]))
     assert keras.mixed_precision.global_policy().name == "float32"
     assert model.layers[1].compute_dtype == "float16"
     assert model(X).dtype == "float32"
+
+
+def test_a_mixed_precision_model_converts_to_float32_and_back_with_its_weights():
+    with trainer.precision(TrainerConfig(precision=Precision.mixed_bfloat16)):
+        mixed = sequence.crnn(CrnnConfig(filters=[8, 8], units=8))
+    lines = np.random.default_rng(0).random((2, 32, 64, 1), dtype=np.float32)
+    single = trainer.with_dtype_policy(mixed, "float32")
+    assert {layer.compute_dtype for layer in single.layers} == {"float32"}
+    assert "bfloat16" in {layer.compute_dtype for layer in mixed.layers}
+    # bfloat16 keeps ~3 significant digits: the same weights give about the same probabilities
+    np.testing.assert_allclose(single.predict(lines, verbose=0), mixed.predict(lines, verbose=0),
+                               atol=0.02)
+    again = trainer.with_dtype_policy(single, "mixed_bfloat16")
+    assert again.layers[-1].compute_dtype == "float32"
+    assert again.layers[1].compute_dtype == "bfloat16"
+    for before, after in zip(single.weights, again.weights):
+        np.testing.assert_array_equal(before.numpy(), after.numpy())
+    assert trainer.with_dtype_policy(single, "float32") is single
 
 
 def test_strong_augmentation_runs_in_tf_data_and_repeats_with_a_seed():

@@ -44,7 +44,7 @@ def runs_to_make() -> dict[str, list[str]]:
     runs["fast_label_smoothing"] = ["experiment=fast", *CONVOLUTIONAL]
     runs["ema"] = ["model=mlp", *SMALL_LAYERS["mlp"], "trainer.ema_momentum=0.9",
                    "trainer.early_stopping.enabled=false", "trainer.label_smoothing=0.1"]
-    runs["mixed_precision"] = ["model=cnn", *CONVOLUTIONAL, "trainer.mixed_precision=true"]
+    runs["mixed_precision"] = ["model=cnn", *CONVOLUTIONAL, "trainer.precision=mixed_bfloat16"]
     return runs
 
 

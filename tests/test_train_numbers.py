@@ -145,6 +145,24 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     assert not (run_dir / "backup").exists()
 
 
+def test_a_bfloat16_run_trains_in_bfloat16_and_saves_the_float32_reader_it_measured(tmp_path):
+    cfg = compose_train([*TINY, "trainer.precision=mixed_bfloat16", "trainer.epochs=1"])
+    metrics = train_numbers.run_training(cfg, tmp_path)
+    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"
+    splits = data.load(cfg.data, cfg.seed)
+    x_val, y_val = numbers_data.split_arrays(splits, "validation")
+    val_lines, val_labels, _ = number_sets.fixed_set(x_val, y_val, cfg.data.validation_count,
+                                                     number_sets.VALIDATION_SEED)
+    val_read = [reading.number for reading in sequence.read_lines(model, val_lines)]
+    assert metrics["val_exact_accuracy"] == pytest.approx(
+        sequence.exact_accuracy(val_read, val_labels))
+    # the best epoch's checkpoint is the model as trained
+    trained = keras.saving.load_model(tmp_path / trainer.CHECKPOINT, safe_mode=True)
+    assert "bfloat16" in {layer.compute_dtype for layer in trained.layers}
+
+
 @pytest.mark.slow
 def test_the_saved_reader_loads_in_plain_keras_without_digits(tiny_run):
     run_dir, _, _ = tiny_run
