@@ -136,13 +136,17 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
         assert metrics["test_exact_by_length"][str(length)] == pytest.approx(np.mean(of_length))
     spacings = {m["spacing"] for m in metadata}
     assert set(metrics["test_exact_by_spacing"]) == spacings
+    assert metrics["val_exact_accuracy"] == pytest.approx(validation_exact(model, splits, cfg))
+    assert not (run_dir / "backup").exists()
+
+
+def validation_exact(model: keras.Model, splits: data.Splits, cfg) -> float:
+    """Exact accuracy of `model` on the run's fixed validation numbers, read as training reads."""
     x_val, y_val = numbers_data.split_arrays(splits, "validation")
     val_lines, val_labels, _ = number_sets.fixed_set(x_val, y_val, cfg.data.validation_count,
                                                      number_sets.VALIDATION_SEED)
     val_read = [reading.number for reading in sequence.read_lines(model, val_lines)]
-    assert metrics["val_exact_accuracy"] == pytest.approx(
-        sequence.exact_accuracy(val_read, val_labels))
-    assert not (run_dir / "backup").exists()
+    return sequence.exact_accuracy(val_read, val_labels)
 
 
 def test_a_bfloat16_run_trains_in_bfloat16_and_saves_the_float32_reader_it_measured(tmp_path):
@@ -152,12 +156,7 @@ def test_a_bfloat16_run_trains_in_bfloat16_and_saves_the_float32_reader_it_measu
     assert {layer.compute_dtype for layer in model.layers} == {"float32"}
     assert keras.mixed_precision.global_policy().name == "float32"
     splits = data.load(cfg.data, cfg.seed)
-    x_val, y_val = numbers_data.split_arrays(splits, "validation")
-    val_lines, val_labels, _ = number_sets.fixed_set(x_val, y_val, cfg.data.validation_count,
-                                                     number_sets.VALIDATION_SEED)
-    val_read = [reading.number for reading in sequence.read_lines(model, val_lines)]
-    assert metrics["val_exact_accuracy"] == pytest.approx(
-        sequence.exact_accuracy(val_read, val_labels))
+    assert metrics["val_exact_accuracy"] == pytest.approx(validation_exact(model, splits, cfg))
     # the best epoch's checkpoint is the model as trained
     trained = keras.saving.load_model(tmp_path / trainer.CHECKPOINT, safe_mode=True)
     assert "bfloat16" in {layer.compute_dtype for layer in trained.layers}
