@@ -3,7 +3,8 @@ compute, float32 weights and logits), side by side in one run, on this machine's
     python benchmarks/crnn_precision.py [--steps 15] [--width 256] [--rounds 2]
 The same model shape (model.filters=[32,64,128,128], model.paired_blocks=2, model.units=128),
 compiled by sequence.training_model (Keras' CTC loss), batch 64 of random lines 32 x --width: time per step only, nothing
-about accuracy (whether a reader trained in bfloat16 reads as well is a training run's question).
+about accuracy (a whole run, trainer.precision=mixed_bfloat16, read as well as float32 in 1.23x
+less time: docs/numbers.md, "Training in bfloat16").
 Policies alternate --rounds times, so a change in the machine's load shows as a spread."""
 
 from __future__ import annotations
