@@ -118,8 +118,8 @@ class TrainerConfig:
     jit_compile: Optional[bool] = None  # None: Keras' "auto"
     # Steps per compiled call: the same training, about a third less time for the article's MLP.
     steps_per_execution: int = 8
-    # Mixed policies compute in 16 bits and keep weights, logits and softmax in float32; the model
-    # saved computes in float32 again (trainer.in_float32), so readers see no difference in kind.
+    # Mixed policies compute in 16 bits and keep the weights and the output in float32; the model
+    # saved computes in float32 again (trainer.with_dtype_policy), as readers load it.
     precision: Precision = Precision.float32
     # default | mirrored (all local GPUs) | multi_worker (a cluster from TF_CONFIG); see
     # digits/distribute.py

@@ -167,15 +167,13 @@ def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
     """The same model, same weights, computing under `policy`; its output layer stays float32.
     A model loaded to fine-tune (trainer.init_from) keeps the policy it was saved with, and one
     built under a mixed policy saves that policy: this is how both are converted."""
-    if all(layer.dtype_policy.name == ("float32" if layer is model.layers[-1] else policy)
-           for layer in model.layers):
+    def wanted(layer: keras.layers.Layer) -> str:
+        return "float32" if layer is model.layers[-1] else policy
+
+    if all(layer.dtype_policy.name == wanted(layer) for layer in model.layers):
         return model
-
-    def converted(layer: keras.layers.Layer) -> keras.layers.Layer:
-        dtype = "float32" if layer is model.layers[-1] else policy
-        return layer.__class__.from_config({**layer.get_config(), "dtype": dtype})
-
-    copy = keras.models.clone_model(model, clone_function=converted)
+    copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__.from_config(
+        {**layer.get_config(), "dtype": wanted(layer)}))
     copy.set_weights(model.get_weights())
     return copy
 
