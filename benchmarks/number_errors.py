@@ -1,11 +1,13 @@
 """Where a whole-number reader fails, on the fixed validation numbers (never the test set).
 
-    python benchmarks/number_errors.py --model SEQ_MODEL [--count 1000] [--stretch 1.15 1.3]
-        [--audit N --audit-dir DIR] [--hollow-hands N]
+    python benchmarks/number_errors.py --model SEQ_MODEL [--count 1000] [--views]
+        [--stretch 1.15 1.3] [--audit N --audit-dir DIR] [--hollow-hands N]
 
 Reads the first --count fixed validation numbers (number_sets.fixed_set of the MNIST validation
-split, seed 42 as every run draws it) and prints exact accuracy:
-- photographed against clean numbers, overall and by spacing;
+split, seed 42 as every run draws it), each line once, or with --views in the views
+digits-predict --number reads (number_reader.read), and prints exact accuracy:
+- photographed against clean numbers, overall and by spacing, and by spacing and length;
+- photographed numbers by the photo corruption drawn for them (none, or its name);
 - outlined numbers (strokes drawn around, hands.hollow_out) against the rest;
 - what the misreadings are: the right length (a digit read as another, the most common pairs),
   digits lost (one of two equal neighbours, or another), digits gained;
@@ -30,36 +32,53 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import (data, hand_numbers, hands, modelio, number_sets, numbers_data, sequence,
-                    vision)
+from digits import (corruptions, data, hand_numbers, hands, modelio, number_reader, number_sets,
+                    numbers_data, sequence, vision)
 from digits.config import NumbersDataConfig
 
 SEED = 42  # the data seed of every shipped run: its validation digits are these
 HOLLOW_SEED = 7  # --hollow-hands: not the shipped runs' seed, so never a training draw
 
 
+def shared_ink(number: numbers_data.Number) -> float:
+    """The largest share of one digit's ink that another digit's ink covers too (strokes written
+    over each other, where neither digit can be seen whole)."""
+    shares = [0.0]
+    for index, mask in enumerate(number.masks):
+        others = np.zeros_like(mask)
+        for other in number.masks[:index] + number.masks[index + 1:]:
+            others |= other
+        shares.append((mask & others).sum() / max(1, mask.sum()))
+    return max(shares)
+
+
 def validation_numbers(count: int):
-    """(lines, labels, metadata, photographed, outlined) of the first `count` fixed validation
-    numbers, drawn one by one to see which were outlined."""
+    """(lines, labels, metadata, photographed, outlined, corrupted, shared) of the first `count`
+    fixed validation numbers, drawn one by one to see which were outlined, which photo
+    corruption (a name, or "") each was given and how much ink its digits share (shared_ink)."""
     x, y = numbers_data.split_arrays(data.load(NumbersDataConfig(), SEED), "validation")
     lengths = number_sets.fixed_lengths(count, number_sets.VALIDATION_SEED)
-    hollowed = []
-    real = hands.hollow_out
-    hands.hollow_out = lambda *args: hollowed.append(True) or real(*args)
+    hollowed, corruption = [], []
+    real_hollow, real_corrupt = hands.hollow_out, corruptions.corrupt
+    hands.hollow_out = lambda *args: hollowed.append(True) or real_hollow(*args)
+    corruptions.corrupt = lambda image, name, *args, **kwargs: (
+        corruption.append(name) or real_corrupt(image, name, *args, **kwargs))
     items = []
     try:
         for index in range(count):
             hollowed.clear()
+            corruption.clear()
             _, line, number = number_sets.fixed_item(x, y, index, lengths[index],
                                                      number_sets.VALIDATION_SEED)
             look = np.random.default_rng([number_sets.VALIDATION_SEED, 0, index, 1])
             photographed = bool(look.random() < numbers_data.PHOTO_FRACTION)  # as fixed_item
-            items.append((line, number, photographed, bool(hollowed)))
+            items.append((line, number, photographed, bool(hollowed), "".join(corruption)))
     finally:
-        hands.hollow_out = real
-    lines, numbers, photographed, outlined = zip(*items)
+        hands.hollow_out, corruptions.corrupt = real_hollow, real_corrupt
+    lines, numbers, photographed, outlined, corrupted = zip(*items)
     return (list(lines), [n.label for n in numbers], [n.metadata() for n in numbers],
-            np.array(photographed), np.array(outlined))
+            np.array(photographed), np.array(outlined), np.array(corrupted),
+            np.array([shared_ink(n) for n in numbers]))
 
 
 def hollow_hand_numbers(per_hand: int) -> tuple[list, list[str], list[int]]:
@@ -143,6 +162,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="a sequence model: run or .keras")
     parser.add_argument("--count", type=int, default=1000, help="validation numbers read (1000)")
+    parser.add_argument("--views", action="store_true",
+                        help="read each line in digits-predict's views, not once")
     parser.add_argument("--stretch", type=float, nargs="*", default=[1.15, 1.3],
                         help="width factors to read the lines at too (1.15 1.3)")
     parser.add_argument("--audit", type=int, default=0, metavar="N",
@@ -153,15 +174,29 @@ def main() -> None:
     args = parser.parse_args()
 
     model = modelio.load(args.model)
-    lines, labels, metadata, photographed, outlined = validation_numbers(args.count)
-    read = [r.number for r in sequence.read_lines(model, lines)]
+    lines, labels, metadata, photographed, outlined, corrupted, shared = validation_numbers(
+        args.count)
+    widths = number_reader.READ_WIDTHS if args.views else (1.0,)
+    read = [r.number for r in number_reader.read(model, lines, widths)]
     exact = np.array([r == t for r, t in zip(read, labels)])
-    print(f"{args.count} fixed validation numbers: exact {exact.mean():.4f}")
+    print(f"{args.count} fixed validation numbers, read at widths {widths}: "
+          f"exact {exact.mean():.4f}")
     print(f"photographed {share(photographed, exact)}, clean {share(~photographed, exact)}")
+    spacings = np.array([m["spacing"] for m in metadata])
+    length = np.array([m["length"] for m in metadata])
     for spacing in (*numbers_data.SPACINGS, numbers_data.SINGLE):
-        chosen = np.array([m["spacing"] == spacing for m in metadata])
+        chosen = spacings == spacing
         print(f"  {spacing:<12} photographed {share(chosen & photographed, exact):<14} "
-              f"clean {share(chosen & ~photographed, exact)}")
+              f"clean {share(chosen & ~photographed, exact):<14} by length: " + " ".join(
+                  f"{n}:{exact[chosen & (length == n)].mean():.2f}"
+                  for n in range(1, numbers_data.MAX_DIGITS + 1) if (chosen & (length == n)).any()))
+    edges = (0, 0.001, 0.05, 0.1, 0.2, 0.3, 1.01)
+    print("by the largest share of a digit's ink another digit's ink covers too: " + ", ".join(
+        f"[{low:.2f}, {high:.2f}) {share((shared >= low) & (shared < high), exact)}"
+        for low, high in zip(edges, edges[1:])))
+    print("photographed, by corruption: " + ", ".join(
+        f"{name or 'none'} {share(photographed & (corrupted == name), exact)}"
+        for name in sorted(set(corrupted[photographed]))))
     print(f"outlined {share(outlined, exact)}, the rest {share(~outlined, exact)}")
     kinds = Counter(kind(r, t) for r, t in zip(read, labels))
     print("misreadings:", ", ".join(f"{name} {n}" for name, n in kinds.most_common()
