@@ -190,10 +190,11 @@ def main() -> None:
               f"clean {share(chosen & ~photographed, exact):<14} by length: " + " ".join(
                   f"{n}:{exact[chosen & (length == n)].mean():.2f}"
                   for n in range(1, numbers_data.MAX_DIGITS + 1) if (chosen & (length == n)).any()))
-    edges = (0, 0.001, 0.05, 0.1, 0.2, 0.3, 1.01)
-    print("by the largest share of a digit's ink another digit's ink covers too: " + ", ".join(
-        f"[{low:.2f}, {high:.2f}) {share((shared >= low) & (shared < high), exact)}"
-        for low, high in zip(edges, edges[1:])))
+    bins = [("none", shared == 0), ("under 0.05", (shared > 0) & (shared < 0.05))] + [
+        (f"[{low:.2f}, {high:.2f})", (shared >= low) & (shared < high))
+        for low, high in zip((0.05, 0.1, 0.2, 0.3), (0.1, 0.2, 0.3, 1.01))]
+    print("by the largest share of a digit's ink another digit's ink covers too: "
+          + ", ".join(f"{name} {share(chosen, exact)}" for name, chosen in bins))
     print("photographed, by corruption: " + ", ".join(
         f"{name or 'none'} {share(photographed & (corrupted == name), exact)}"
         for name in sorted(set(corrupted[photographed]))))
