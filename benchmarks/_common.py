@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from digits import augment, data, pipeline
-from digits.config import AugmentationConfig, DataConfig
+from digits.data import augment
+from digits.data import datasets
+from digits.data import pipeline
+from digits.config.schemas import AugmentationConfig, DataConfig
 
 SEED = 42
 
 
 def mnist_splits(seed: int = SEED):
     """The same split digits trains on (50 000 train, 10 000 validation, 10 000 test)."""
-    return data.load(DataConfig(), seed)
+    return datasets.load(DataConfig(), seed)
 
 
 def article_training_data(batch_size: int = 32):

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits import modelio, robustness
+from digits.models import model_files
+from digits.evaluation import robustness
 
 VARIANTS = {
     "recipe": [],
@@ -97,7 +98,7 @@ def train_all(out: Path, variants: list[str], seeds: list[int], epochs: int,
 
 def measure(run_dir: Path, suite: robustness.Suite, validation) -> dict:
     """One run's figures: the table's columns and its metrics.json."""
-    model = modelio.load(run_dir)
+    model = model_files.load(run_dir)
     images, labels = validation
     predicted = robustness.predict(model, images).argmax(axis=1)
     result = robustness.evaluate(model, suite)

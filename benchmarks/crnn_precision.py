@@ -2,7 +2,7 @@
 compute, float32 weights and logits), side by side in one run, on this machine's CPU:
     python benchmarks/crnn_precision.py [--steps 15] [--width 256] [--rounds 2]
 The same model shape (model.filters=[32,64,128,128], model.paired_blocks=2, model.units=128),
-compiled by sequence.training_model (Keras' CTC loss), batch 64 of random lines 32 x --width: time per step only, nothing
+compiled by crnn.training_model (Keras' CTC loss), batch 64 of random lines 32 x --width: time per step only, nothing
 about accuracy (a whole run, trainer.precision=mixed_bfloat16, read as well as float32 in 1.23x
 less time: docs/numbers.md, "Training in bfloat16").
 Policies alternate --rounds times, so a change in the machine's load shows as a spread."""
@@ -15,8 +15,8 @@ import time
 import keras
 import numpy as np
 
-from digits import sequence
-from digits.model_schemas import CrnnConfig
+from digits.models import crnn
+from digits.config.models import CrnnConfig
 
 POLICIES = ("float32", "mixed_bfloat16")
 
@@ -25,10 +25,10 @@ def step_ms(policy: str, steps: int, width: int) -> float:
     """Milliseconds per training step of a CRNN built under `policy` (after two warm-up steps)."""
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = sequence.crnn(CrnnConfig(filters=[32, 64, 128, 128], paired_blocks=2, units=128))
+        model = crnn.crnn(CrnnConfig(filters=[32, 64, 128, 128], paired_blocks=2, units=128))
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    trainable = sequence.training_model(model)
+    trainable = crnn.training_model(model)
     rng = np.random.default_rng(0)
     lines = rng.random((64, 32, width, 1), dtype=np.float32)
     labels = rng.integers(1, 11, (64, 8)).astype(np.int32)

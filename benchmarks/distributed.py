@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from digits.processes import one_process_and_two_workers
+from digits.training.processes import one_process_and_two_workers
 
 train_size = int(sys.argv[1]) if len(sys.argv) > 1 else 6000
 epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 5

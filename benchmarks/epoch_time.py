@@ -11,9 +11,10 @@ import time
 import numpy as np
 
 from _common import SEED, article_generator, article_keras2_model, article_training_data
-from digits import models, trainer
-from digits.config import TrainerConfig
-from digits.model_schemas import MlpConfig
+from digits.models import classifiers
+from digits.training import trainer
+from digits.config.schemas import TrainerConfig
+from digits.config.models import MlpConfig
 
 
 def epoch_seconds(fit, epochs: int) -> float:
@@ -33,7 +34,7 @@ def main() -> None:
     dataset, x, y = article_training_data(32)
     digits_s = {}
     for steps in (1, args.steps_per_execution):  # Keras' default, then several steps per call
-        model = models.build(MlpConfig())
+        model = classifiers.build(MlpConfig())
         trainer.compile_model(model, TrainerConfig(steps_per_execution=steps))
         digits_s[steps] = epoch_seconds(lambda: model.fit(dataset, epochs=1, verbose=0),
                                         args.epochs)

@@ -5,7 +5,7 @@ to see whether what both get wrong could be read at all.
     python benchmarks/misread_numbers.py --model A --model B [--count 4000] [--seed 77001]
         [--show 30] [--output misread.jpg]
 
-The numbers are those of benchmarks/validation_numbers.py (number_sets.fixed_set of the
+The numbers are those of benchmarks/validation_numbers.py (fixed_sets.fixed_set of the
 validation digits of A's run, --seed drawing numbers other than the fixed ones); each model reads every line as
 digits-predict --number does (number_reader.read). The test split is never read.
 """
@@ -18,7 +18,10 @@ from collections import Counter
 import cv2
 import numpy as np
 
-from digits import modelio, number_calibration, number_reader, number_sets
+from digits.models import model_files
+from digits.calibration import number_calibration
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
 
 TILE_WIDTH = 240  # px of each picture: five across
 
@@ -74,8 +77,8 @@ def main() -> None:
     if len(args.model) != 2:
         parser.error("give --model exactly twice")
     x, y, _ = number_calibration.validation_digits(args.model[0])
-    lines, labels, _ = number_sets.fixed_set(x, y, args.count, args.seed)
-    first, second = ([r.number for r in number_reader.read(modelio.load(path), lines)]
+    lines, labels, _ = fixed_sets.fixed_set(x, y, args.count, args.seed)
+    first, second = ([r.number for r in number_reader.read(model_files.load(path), lines)]
                      for path in args.model)
     same = same_misreads(labels, first, second)
     both = sum(1 for i, label in enumerate(labels) if first[i] != label and second[i] != label)
@@ -87,11 +90,11 @@ def main() -> None:
     print("same way, digits:", substitutions([labels[i] for i in same], [first[i] for i in same])
           .most_common(10))
     if args.output and same:
-        lengths = number_sets.fixed_lengths(args.count, args.seed)
+        lengths = fixed_sets.fixed_lengths(args.count, args.seed)
         shown = np.random.default_rng(0).choice(same, min(args.show, len(same)), replace=False)
         tiles = []
         for i in shown:
-            image, line, number = number_sets.fixed_item(x, y, int(i), int(lengths[i]), args.seed)
+            image, line, number = fixed_sets.fixed_item(x, y, int(i), int(lengths[i]), args.seed)
             tiles.append(tile(image, line, f"{number.label} read {first[i] or '-'}"))
         cv2.imwrite(args.output, montage(tiles), [cv2.IMWRITE_JPEG_QUALITY, 80])
         print(f"wrote {args.output}: {len(tiles)} of them")

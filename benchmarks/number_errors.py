@@ -3,7 +3,7 @@
     python benchmarks/number_errors.py --model SEQ_MODEL [--count 1000] [--views]
         [--stretch 1.15 1.3] [--audit N --audit-dir DIR] [--hollow-hands N]
 
-Reads the first --count fixed validation numbers (number_sets.fixed_set of the MNIST validation
+Reads the first --count fixed validation numbers (fixed_sets.fixed_set of the MNIST validation
 split, seed 42 as every run draws it), each line once, or with --views in the views
 digits-predict --number reads (number_reader.read), and prints exact accuracy:
 - photographed against clean numbers, overall and by spacing, and by spacing and length;
@@ -32,15 +32,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import (corruptions, data, hand_numbers, hands, modelio, number_reader, number_sets,
-                    numbers_data, sequence, vision)
-from digits.config import NumbersDataConfig
+from digits.synth import corruptions
+from digits.data import datasets
+from digits.synth import hand_numbers
+from digits.synth import hands
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.models import crnn
+from digits.vision import mnist_style
+from digits.config.schemas import NumbersDataConfig
 
 SEED = 42  # the data seed of every shipped run: its validation digits are these
 HOLLOW_SEED = 7  # --hollow-hands: not the shipped runs' seed, so never a training draw
 
 
-def shared_ink(number: numbers_data.Number) -> float:
+def shared_ink(number: composed.Number) -> float:
     """The largest share of one digit's ink that another digit's ink covers too (strokes written
     over each other, where neither digit can be seen whole)."""
     inked_twice = np.sum(number.masks, axis=0) > 1
@@ -51,8 +59,8 @@ def validation_numbers(count: int):
     """(lines, labels, metadata, photographed, outlined, corrupted, shared) of the first `count`
     fixed validation numbers, drawn one by one to see which were outlined, which photo
     corruption (a name, or "") each was given and how much ink its digits share (shared_ink)."""
-    x, y = numbers_data.split_arrays(data.load(NumbersDataConfig(), SEED), "validation")
-    lengths = number_sets.fixed_lengths(count, number_sets.VALIDATION_SEED)
+    x, y = composed.split_arrays(datasets.load(NumbersDataConfig(), SEED), "validation")
+    lengths = fixed_sets.fixed_lengths(count, fixed_sets.VALIDATION_SEED)
     hollowed, corruption = [], []
     real_hollow, real_corrupt = hands.hollow_out, corruptions.corrupt
     hands.hollow_out = lambda *args: hollowed.append(True) or real_hollow(*args)
@@ -63,10 +71,10 @@ def validation_numbers(count: int):
         for index in range(count):
             hollowed.clear()
             corruption.clear()
-            _, line, number = number_sets.fixed_item(x, y, index, lengths[index],
-                                                     number_sets.VALIDATION_SEED)
-            look = np.random.default_rng([number_sets.VALIDATION_SEED, 0, index, 1])
-            photographed = bool(look.random() < numbers_data.PHOTO_FRACTION)  # as fixed_item
+            _, line, number = fixed_sets.fixed_item(x, y, index, lengths[index],
+                                                     fixed_sets.VALIDATION_SEED)
+            look = np.random.default_rng([fixed_sets.VALIDATION_SEED, 0, index, 1])
+            photographed = bool(look.random() < composed.PHOTO_FRACTION)  # as fixed_item
             items.append((line, number, photographed, bool(hollowed), "".join(corruption)))
     finally:
         hands.hollow_out, corruptions.corrupt = real_hollow, real_corrupt
@@ -90,8 +98,8 @@ def hollow_hand_numbers(per_hand: int) -> tuple[list, list[str], list[int]]:
             photo = hand_numbers.photograph_line(number.coverage, hand.ink, rng)
             photo = cv2.imdecode(cv2.imencode(".jpg", photo)[1], cv2.IMREAD_UNCHANGED)
             try:
-                lines.append(vision.to_line(photo))
-            except vision.NoDigitError:
+                lines.append(mnist_style.to_line(photo))
+            except mnist_style.NoDigitError:
                 lines.append(None)
             labels.append(number.label)
             drawn_by.append(hand_index)
@@ -100,7 +108,7 @@ def hollow_hand_numbers(per_hand: int) -> tuple[list, list[str], list[int]]:
 
 def read_hollow_hands(model, per_hand: int) -> None:
     lines, labels, drawn_by = hollow_hand_numbers(per_hand)
-    readings = iter(sequence.read_lines(model, [line for line in lines if line is not None]))
+    readings = iter(crnn.read_lines(model, [line for line in lines if line is not None]))
     read = ["" if line is None else next(readings).number for line in lines]
     exact = np.array([r == t for r, t in zip(read, labels)])
     drawn_by = np.array(drawn_by)
@@ -168,7 +176,7 @@ def main() -> None:
                         help="also read N numbers per training hand drawn in outline (0: none)")
     args = parser.parse_args()
 
-    model = modelio.load(args.model)
+    model = model_files.load(args.model)
     lines, labels, metadata, photographed, outlined, corrupted, shared = validation_numbers(
         args.count)
     widths = number_reader.READ_WIDTHS if args.views else (1.0,)
@@ -179,12 +187,12 @@ def main() -> None:
     print(f"photographed {share(photographed, exact)}, clean {share(~photographed, exact)}")
     spacings = np.array([m["spacing"] for m in metadata])
     length = np.array([m["length"] for m in metadata])
-    for spacing in (*numbers_data.SPACINGS, numbers_data.SINGLE):
+    for spacing in (*composed.SPACINGS, composed.SINGLE):
         chosen = spacings == spacing
         print(f"  {spacing:<12} photographed {share(chosen & photographed, exact):<14} "
               f"clean {share(chosen & ~photographed, exact):<14} by length: " + " ".join(
                   f"{n}:{exact[chosen & (length == n)].mean():.2f}"
-                  for n in range(1, numbers_data.MAX_DIGITS + 1) if (chosen & (length == n)).any()))
+                  for n in range(1, composed.MAX_DIGITS + 1) if (chosen & (length == n)).any()))
     bins = [("none", shared == 0), ("under 0.05", (shared > 0) & (shared < 0.05))] + [
         (f"[{low:.2f}, {high:.2f})", (shared >= low) & (shared < high))
         for low, high in zip((0.05, 0.1, 0.2, 0.3), (0.1, 0.2, 0.3, 1.01))]
@@ -202,8 +210,8 @@ def main() -> None:
     print("digit read as another (true->read):",
           " ".join(f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)))
     for factor in args.stretch:
-        wide = [r.number for r in sequence.read_lines(
-            model, [numbers_data.squeeze(line, factor) for line in lines])]
+        wide = [r.number for r in crnn.read_lines(
+            model, [composed.squeeze(line, factor) for line in lines])]
         lost = sum(len(r) < len(t) for r, t in zip(wide, labels))
         print(f"stretched x{factor}: exact {np.mean([r == t for r, t in zip(wide, labels)]):.4f}"
               f", lost digits in {lost} (unstretched: "

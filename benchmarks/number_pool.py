@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from _common import mnist_splits
-from digits import number_pool
+from digits.data.numbers import number_pool
 
 PHOTO_FRACTION, LENGTHS, HAND_FRACTION = 0.5, (1, 8), 0.25  # experiment=numbers' data options
 

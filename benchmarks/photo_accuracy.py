@@ -12,7 +12,8 @@ import argparse
 import csv
 from pathlib import Path
 
-from digits import modelio, predict
+from digits import predict
+from digits.models import model_files
 
 
 def main() -> None:
@@ -20,7 +21,7 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True, type=Path, help="a folder holding labels.csv")
     args = parser.parse_args()
-    model = modelio.load(args.model)
+    model = model_files.load(args.model)
     with open(args.data / "labels.csv") as file:
         rows = list(csv.DictReader(file))
     for kind, number in (("digits", False), ("numbers", True)):

@@ -15,7 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import modelio, predict, vision
+from digits import predict
+from digits.models import model_files
+from digits.vision import mnist_style
 
 PHOTOS = Path(__file__).resolve().parent.parent / "tests" / "data" / "photos"
 
@@ -26,7 +28,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--photos", type=int, default=1000, help="photos in the batch run")
     args = parser.parse_args()
-    model = modelio.load(args.model)
+    model = model_files.load(args.model)
     folder = Path(tempfile.mkdtemp())
     paths = []
     for source in sorted(PHOTOS.glob("*.jpg")):
@@ -55,7 +57,7 @@ def main() -> None:
     print(f"batch of {len(batch)} photo files (decode, preprocess in threads, one model call): "
           f"{len(batch) / seconds:.0f} photos/s")
     stages = {"decode": lambda p: predict.decode(Path(p)),
-              "preprocess": lambda p: vision.to_mnist(cv2.imread(p))}
+              "preprocess": lambda p: mnist_style.to_mnist(cv2.imread(p))}
     for name, stage in stages.items():
         start = time.perf_counter()
         for path in batch[:200]:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from digits import calibration, data, modelio, robustness
+from digits.calibration import digit_calibration
+from digits.data import datasets
+from digits.models import model_files
+from digits.evaluation import robustness
 
 
 def label(path: str) -> str:
-    file = modelio.resolve(path)
-    return file.parent.name if file.name == modelio.MODEL_FILE else file.name
+    file = model_files.resolve(path)
+    return file.parent.name if file.name == model_files.MODEL_FILE else file.name
 
 
 def main() -> None:
@@ -37,19 +40,19 @@ def main() -> None:
                         help="measure N photos per digit of every hand 0-19 instead")
     args = parser.parse_args()
     if args.hands:
-        models = {label(path): modelio.load(path) for path in args.model}
+        models = {label(path): model_files.load(path) for path in args.model}
         print(robustness.hand_table(robustness.hand_accuracy(models, args.hands)))
         return
     suites, results = {}, {}
     for path in args.model:
         images, labels = robustness.subset(*robustness.run_split(path, args.split), args.size)
-        key = data.array_sha256(images)
+        key = datasets.array_sha256(images)
         if key not in suites:
             start = time.perf_counter()
             suites[key] = robustness.build(images, labels, args.split)
             print(f"built the suite for {path} in {time.perf_counter() - start:.0f} s")
-        results[label(path)] = robustness.evaluate(modelio.load(path), suites[key],
-                                                   calibration.unsure_below(path, None))
+        results[label(path)] = robustness.evaluate(model_files.load(path), suites[key],
+                                                   digit_calibration.unsure_below(path, None))
     if len(suites) > 1:
         print("note: the models' runs split MNIST differently: each is measured on its own "
               "validation images")

@@ -15,13 +15,14 @@ import numpy as np
 from hydra import compose, initialize_config_module
 from keras import layers
 
-from digits import config, data
+from digits.config import schemas
+from digits.data import datasets
 from digits.train import run_training
 
 
 def keras_io_convnet(epochs: int) -> tuple[float, float]:
     """(seconds to train, test accuracy) of the keras.io example, as published."""
-    mnist = data.read_npz(Path(str(data.BUNDLED_MNIST)))  # the full 60 000 / 10 000, as keras.io
+    mnist = datasets.read_npz(Path(str(datasets.BUNDLED_MNIST)))  # the full 60 000 / 10 000, as keras.io
     x_train = mnist["x_train"][..., None].astype("float32") / 255
     y_train = keras.utils.to_categorical(mnist["y_train"], 10)
     x_test = mnist["x_test"][..., None].astype("float32") / 255
@@ -41,9 +42,9 @@ def keras_io_convnet(epochs: int) -> tuple[float, float]:
 
 def digits_fast() -> tuple[float, float, dict]:
     """(seconds to train, whole-run seconds, metrics) of experiment=fast."""
-    config.register_configs()
+    schemas.register_configs()
     with initialize_config_module("digits.conf", version_base="1.3"):
-        cfg = config.to_objects(compose("train", overrides=["experiment=fast",
+        cfg = schemas.to_objects(compose("train", overrides=["experiment=fast",
                                                             "trainer.verbose=0"]))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:

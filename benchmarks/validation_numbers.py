@@ -26,8 +26,10 @@ import argparse
 
 import numpy as np
 
-from digits import modelio, number_calibration, number_reader
-from digits.numbers_data import MAX_DIGITS
+from digits.models import model_files
+from digits.calibration import number_calibration
+from digits.reading import number_reader
+from digits.data.numbers.composed import MAX_DIGITS
 
 
 def exact(readings, labels) -> np.ndarray:
@@ -61,7 +63,7 @@ def main() -> None:
     for path in args.model:
         lines, labels = number_calibration.validation_numbers(path, args.count, args.seed,
                                                                args.cut)
-        model = modelio.load(path)
+        model = model_files.load(path)
         once, views = (exact(number_reader.read(model, lines, widths=widths), labels)
                        for widths in ((1.0,), number_reader.READ_WIDTHS))
         print(f"{path:60} {once.mean():8.4f} {views.mean():10.4f}", flush=True)

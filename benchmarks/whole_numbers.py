@@ -5,12 +5,12 @@
         [--read-widths 0.85 1.15]
 
 SEQ_MODEL is a sequence model (output (T, 11)): it reads the photo's line as digits-predict
---number does (digits.number_reader: two views of the line; --read-widths 1 reads it once).
+--number does (digits.reading.number_reader: two views of the line; --read-widths 1 reads it once).
 DIGIT_MODEL is a single-digit model: the component reader cuts the photo's ink into connected
 components and reads each (digits-predict --number with a single-digit model). Either may be left
 out. Prints exact-number accuracy and character error rate (CER) of each reader, overall, by
 length (1-8) and by spacing (overlapping / touching / tight / wide / single), on:
-- the fixed synthetic test set (number_sets.fixed_set on MNIST's test split; --count N: its
+- the fixed synthetic test set (fixed_sets.fixed_set on MNIST's test split; --count N: its
   first N numbers). The sequence reader reads each number's line, the component reader the
   photo (or clean view) that line was made from;
 - the shared number photos (tests/data/numbers);
@@ -38,16 +38,24 @@ import cv2
 import keras
 import numpy as np
 
-from digits import (data, hand_numbers, hands, modelio, number_reader, number_sets, numbers_data,
-                    predict, sequence, vision)
-from digits.config import DataConfig
-from digits.photos import decode
+from digits import predict
+from digits.data import datasets
+from digits.synth import hand_numbers
+from digits.synth import hands
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.models import crnn
+from digits.vision import mnist_style
+from digits.config.schemas import DataConfig
+from digits.vision.image_files import decode
 
 SHARED = Path(__file__).resolve().parent.parent / "tests" / "data" / "numbers"
 SPEED_PHOTO = "number_003.jpg"  # 552753: six digits
 CHUNK = 256  # fixed-set numbers rendered and read at a time (their photos are large)
-GROUPS = ("all", *(f"length {n}" for n in range(1, numbers_data.MAX_DIGITS + 1)),
-          *numbers_data.SPACINGS, numbers_data.SINGLE)
+GROUPS = ("all", *(f"length {n}" for n in range(1, composed.MAX_DIGITS + 1)),
+          *composed.SPACINGS, composed.SINGLE)
 
 
 @dataclass
@@ -71,7 +79,7 @@ def read_component(model, images: list[np.ndarray]) -> list[tuple[str, float]]:
 def line_or_none(image: np.ndarray) -> np.ndarray | None:
     try:
         return number_reader.line_of(image)
-    except vision.NoDigitError:
+    except mnist_style.NoDigitError:
         return None
 
 
@@ -107,13 +115,13 @@ def read_all(readers: dict, images: list[np.ndarray], lines: list | None = None)
 
 
 def fixed_set(readers: dict, count: int) -> tuple[list[Item], dict]:
-    splits = data.load(DataConfig(), seed=0)  # the test split is MNIST's whole test set
+    splits = datasets.load(DataConfig(), seed=0)  # the test split is MNIST's whole test set
     x, y = splits.x_test, splits.y_test
-    lengths = number_sets.fixed_lengths(number_sets.TEST_COUNT, number_sets.TEST_SEED)[:count]
+    lengths = fixed_sets.fixed_lengths(fixed_sets.TEST_COUNT, fixed_sets.TEST_SEED)[:count]
     items, readings = [], {name: [] for name in readers}
     for start in range(0, count, CHUNK):
         with ThreadPoolExecutor() as pool:
-            made = list(pool.map(lambda i: number_sets.fixed_item(x, y, i, lengths[i]),
+            made = list(pool.map(lambda i: fixed_sets.fixed_item(x, y, i, lengths[i]),
                                  range(start, min(count, start + CHUNK))))
         items += [Item(number.label, number.spacing) for _, _, number in made]
         for name, read in read_all(readers, [image for image, _, _ in made],
@@ -151,7 +159,7 @@ def table(items: list[Item], readings: dict) -> list[str]:
             continue
         row = f"{group:<12} {len(chosen):>5}"
         for name in names:
-            figures = sequence.scores([readings[name][i][0] for i in chosen],
+            figures = crnn.scores([readings[name][i][0] for i in chosen],
                                       [items[i].label for i in chosen])
             row += f"  {figures['exact_accuracy']:>17.4f} {figures['cer']:>7.4f}"
         lines.append(row)
@@ -161,7 +169,7 @@ def table(items: list[Item], readings: dict) -> list[str]:
 def flagging(items: list[Item], readings: dict, threshold: float) -> list[str]:
     lines = []
     for name, read in readings.items():
-        flagged = [number_reader.is_flagged(sequence.Reading(number, (), confidence), threshold)
+        flagged = [number_reader.is_flagged(crnn.Reading(number, (), confidence), threshold)
                    for number, confidence in read]
         kept = [i for i, flag in enumerate(flagged) if not flag]
         exact = sum(read[i][0] == items[i].label for i in kept)
@@ -206,12 +214,12 @@ def speed(readers: dict, repeats: int, folder: Path) -> list[str]:
 def load_readers(args) -> dict:
     readers = {}
     if args.digit_model:
-        readers["component"] = modelio.load(args.digit_model)
-        if sequence.is_sequence_model(readers["component"]):
+        readers["component"] = model_files.load(args.digit_model)
+        if crnn.is_sequence_model(readers["component"]):
             raise SystemExit(f"--digit-model {args.digit_model} is a sequence model")
     if args.model:
-        model = modelio.load(args.model)
-        if not sequence.is_sequence_model(model):
+        model = model_files.load(args.model)
+        if not crnn.is_sequence_model(model):
             raise SystemExit(f"--model {args.model} is not a sequence model (output (T, 11))")
         readers["sequence"] = SequenceReader(model, tuple(args.read_widths))
     if not readers:
@@ -224,8 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", metavar="SEQ_MODEL", help="a sequence model: run or .keras")
     parser.add_argument("--digit-model", metavar="DIGIT_MODEL",
                         help="a single-digit model for the component reader: run or .keras")
-    parser.add_argument("--count", type=int, default=number_sets.TEST_COUNT,
-                        help=f"the fixed set's first COUNT numbers ({number_sets.TEST_COUNT})")
+    parser.add_argument("--count", type=int, default=fixed_sets.TEST_COUNT,
+                        help=f"the fixed set's first COUNT numbers ({fixed_sets.TEST_COUNT})")
     parser.add_argument("--hands-photos", type=int, default=50, metavar="N",
                         help="numbers per unseen hand 12-19 (50; 0 leaves them out)")
     parser.add_argument("--unsure-below", type=float, metavar="P",
@@ -238,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
                         f"({' '.join(map(str, number_reader.READ_WIDTHS))}, as digits-predict "
                         "reads; 1: each line once, as it is)")
     args = parser.parse_args(argv)
-    if not 1 <= args.count <= number_sets.TEST_COUNT:
-        parser.error(f"--count must be 1 .. {number_sets.TEST_COUNT}")
+    if not 1 <= args.count <= fixed_sets.TEST_COUNT:
+        parser.error(f"--count must be 1 .. {fixed_sets.TEST_COUNT}")
     readers = load_readers(args)
     if args.unsure_below is None:
         args.unsure_below = (number_reader.unsure_below(args.model) if args.model
@@ -249,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
                                    if path)
           + (f" (views of each line: {' '.join(map(str, args.read_widths))} of its width)"
              if args.model else ""))
-    sets = [(f"fixed synthetic test set, first {args.count} of {number_sets.TEST_COUNT} "
+    sets = [(f"fixed synthetic test set, first {args.count} of {fixed_sets.TEST_COUNT} "
              "(MNIST test split)", lambda: fixed_set(readers, args.count)),
             ("shared number photos (tests/data/numbers)", lambda: shared_photos(readers))]
     if args.hands_photos > 0:

@@ -1,6 +1,6 @@
 """digits: configuration-driven experiments on handwritten digits, and reading your own photos."""
 
-from digits import quiet
+from digits.utils import quiet
 
 # TensorFlow's C++ start-up chatter (no CUDA here, CPU instruction sets) buries the run's own
 # output; --verbose or DIGITS_VERBOSE=1 brings it back.

@@ -7,7 +7,7 @@ a reading is flagged unsure. A sequence model (whole numbers): no temperature (i
 a CTC probability of the whole number), only the whole-number confidence below which a reading
 is flagged, chosen on fixed validation numbers. DIR gets model.keras (no optimizer state),
 metrics.json (the run's metrics plus unsure_below, the temperature, the validation figures) and
-COMMAND.md. The logic is digits/calibration.py's and digits/number_calibration.py's;
+COMMAND.md. The logic is digits/calibration/digit_calibration.py's and digits/calibration/number_calibration.py's;
 docs/robustness.md and docs/numbers.md explain it.
 """
 
@@ -39,29 +39,33 @@ def build_parser() -> cli.Parser:
 
 
 def command(args, argv: list[str]) -> int:
-    from digits import calibration, data, modelio, number_calibration, sequence
+    from digits.calibration import digit_calibration
+    from digits.data import datasets
+    from digits.models import model_files
+    from digits.calibration import number_calibration
+    from digits.models import crnn
 
     model_path = cli.model_path(PROG, args)
     cli.refuse_existing(args.output, args.overwrite, "--output")
     try:
-        source = modelio.resolve(model_path)
-    except modelio.ModelLoadError as error:
+        source = model_files.resolve(model_path)
+    except model_files.ModelLoadError as error:
         raise cli.CommandError(str(error)) from None
     if args.output.resolve() == source.parent.resolve():
         raise cli.CommandError("--output must not be the model's own folder: the calibrated "
                                "model goes beside, never over, the model it came from")
     made_with = shlex.join([PROG, *argv])
     try:
-        model = modelio.load(model_path)
-        if sequence.is_sequence_model(model):
+        model = model_files.load(model_path)
+        if crnn.is_sequence_model(model):
             metrics = number_calibration.calibrate(model_path, args.output, made_with, model)
             report = report_numbers
         else:
-            metrics = calibration.calibrate(model_path, args.output, made_with, model)
+            metrics = digit_calibration.calibrate(model_path, args.output, made_with, model)
             report = report_digits
-    except (modelio.ModelLoadError, calibration.CalibrationError) as error:
+    except (model_files.ModelLoadError, digit_calibration.CalibrationError) as error:
         raise cli.CommandError(str(error)) from None
-    except data.DataError as error:
+    except datasets.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None
     report(metrics)
     fit = metrics["calibration"]
@@ -69,7 +73,7 @@ def command(args, argv: list[str]) -> int:
         print(f"{PROG}: no cut leaves accuracy >= {fit['target_accuracy']} with at most "
               f"{fit['max_flagged']:.0%} flagged: this is the best trade-off within "
               f"{fit['max_flagged']:.0%}", file=sys.stderr)
-    print(f"wrote {', '.join(calibration.OUTPUT_FILES)} in {args.output}")
+    print(f"wrote {', '.join(digit_calibration.OUTPUT_FILES)} in {args.output}")
     return cli.OK
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from digits import quiet
+from digits.utils import quiet
 
 OK = 0  # done
 FAILED = 1  # some inputs or outputs failed (including disk errors)
@@ -77,9 +77,9 @@ def add_overwrite(parser: argparse.ArgumentParser) -> None:
 
 def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path:
     """--model, else the deprecated positional RUN_DIR (with a warning), else the shipped model
-    of `kind` (modelio.default_model_path: "digit" or "number"; for "number" the shipped digit
+    of `kind` (model_files.default_model_path: "digit" or "number"; for "number" the shipped digit
     model when no number model is shipped)."""
-    from digits import modelio  # here: modelio imports Keras, which not every command needs
+    from digits.models import model_files  # here: modelio imports Keras, which not every command needs
 
     deprecated = getattr(args, "deprecated_model", None)
     if deprecated is not None:
@@ -90,10 +90,10 @@ def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path
         return Path(deprecated)
     if args.model is not None:
         return Path(args.model)
-    default = modelio.default_model_path(kind)
+    default = model_files.default_model_path(kind)
     if default is None and kind == "number":
         # No sequence reader shipped: the digit reader reads the number piece by piece.
-        default = modelio.default_model_path("digit")
+        default = model_files.default_model_path("digit")
     if default is None:
         raise CommandError("no model given: add --model PATH (a run folder or a .keras file)")
     return default
@@ -101,11 +101,11 @@ def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path
 
 def load_model(prog: str, args: argparse.Namespace, kind: str = "digit"):
     """The model of `args` (see model_path); an unloadable one is a CommandError (exit 2)."""
-    from digits import modelio
+    from digits.models import model_files
 
     try:
-        return modelio.load(model_path(prog, args, kind))
-    except modelio.ModelLoadError as error:
+        return model_files.load(model_path(prog, args, kind))
+    except model_files.ModelLoadError as error:
         raise CommandError(str(error)) from None
 
 

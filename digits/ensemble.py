@@ -23,9 +23,17 @@ from pathlib import Path
 import keras
 from omegaconf import OmegaConf
 
-from digits import (calibration, cli, config, data, evaluate, modelio, number_sets, numbers_data,
-                    sequence, train_numbers, vision)
-from digits.config import DataConfig
+from digits import cli, evaluate
+from digits.calibration import digit_calibration
+from digits.config import schemas
+from digits.data import datasets
+from digits.models import model_files
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.models import crnn
+from digits.training import train_numbers
+from digits.vision import mnist_style
+from digits.config.schemas import DataConfig
 
 MAX_MEMBERS = 8
 
@@ -48,10 +56,10 @@ def build(members: list[keras.Model]) -> keras.Model:
         member.trainable = False
         outputs.append(member(inputs))
     averaged = keras.layers.Average(name="mean_probability")(outputs)
-    return keras.Model(inputs, averaged, name=f"{modelio.ENSEMBLE_PREFIX}_of_{len(members)}")
+    return keras.Model(inputs, averaged, name=f"{model_files.ENSEMBLE_PREFIX}_of_{len(members)}")
 
 
-def accuracies(model: keras.Model, splits: data.Splits) -> dict:
+def accuracies(model: keras.Model, splits: datasets.Splits) -> dict:
     val = evaluate.evaluate(model, splits.x_val, splits.y_val)["test_accuracy"]
     test = evaluate.evaluate(model, splits.x_test, splits.y_test)
     return {"val_accuracy": val, "test_accuracy": test["test_accuracy"],
@@ -61,11 +69,11 @@ def accuracies(model: keras.Model, splits: data.Splits) -> dict:
 def run_data(path: Path) -> tuple[DataConfig, int]:
     """The data config and seed a member's run was trained with (MNIST and seed 42 if unknown),
     so its validation images are ones it did not learn from."""
-    saved = modelio.resolve(path).parent / ".hydra" / "config.yaml"
+    saved = model_files.resolve(path).parent / ".hydra" / "config.yaml"
     if not saved.is_file():
         return DataConfig(), 42
     run = OmegaConf.load(saved)
-    return config.data_config(run.get("data", {})), run.get("seed", 42)
+    return schemas.data_config(run.get("data", {})), run.get("seed", 42)
 
 
 # What decides a run's train/validation/test split; training options (photos, hands, outlines,
@@ -80,13 +88,13 @@ def split_of(path: Path) -> tuple:
     return seed, tuple((key, getattr(cfg, key)) for key in SPLIT_KEYS if hasattr(cfg, key))
 
 
-def fixed_numbers(cfg: config.NumbersDataConfig, seed: int) -> dict:
+def fixed_numbers(cfg: schemas.NumbersDataConfig, seed: int) -> dict:
     """The run's fixed validation numbers and fixed test set, (lines, labels) each, drawn once
     and read by every member and the ensemble."""
-    splits = data.load(cfg, seed)
-    x, y = numbers_data.split_arrays(splits, "test")
+    splits = datasets.load(cfg, seed)
+    x, y = composed.split_arrays(splits, "test")
     return {"val": train_numbers.validation_set(splits, cfg),
-            "test": number_sets.fixed_set(x, y, cfg.test_count)[:2]}
+            "test": fixed_sets.fixed_set(x, y, cfg.test_count)[:2]}
 
 
 def number_accuracies(model: keras.Model, sets: dict) -> dict:
@@ -99,7 +107,7 @@ def number_accuracies(model: keras.Model, sets: dict) -> dict:
 def shared_version(paths: list[Path], key: str, default: int) -> int:
     """The version `key` (line_version, preprocessing_version) in every member's metrics.json
     (`default` where it is missing); refuses a mix."""
-    versions = {calibration.run_metrics(path).get(key, default) for path in paths}
+    versions = {digit_calibration.run_metrics(path).get(key, default) for path in paths}
     if len(versions) > 1:
         raise ValueError(f"the members read different lines ({key} {sorted(versions)}): "
                          "their probabilities do not mean the same thing")
@@ -108,11 +116,11 @@ def shared_version(paths: list[Path], key: str, default: int) -> int:
 
 def make(paths: list[Path], output: Path) -> dict:
     """Build, measure and save the ensemble of the models at `paths` in the folder `output`."""
-    members = [modelio.load(path) for path in paths]
+    members = [model_files.load(path) for path in paths]
     if len({split_of(path) for path in paths}) > 1:
         raise ValueError("the members were trained on different data splits or seeds, so no "
                          "validation split is unseen by all of them")
-    reads_numbers = {sequence.is_sequence_model(member) for member in members}
+    reads_numbers = {crnn.is_sequence_model(member) for member in members}
     if len(reads_numbers) > 1:
         raise ValueError("some members read whole numbers (model=crnn) and others one digit")
     model = build(members)
@@ -122,23 +130,23 @@ def make(paths: list[Path], output: Path) -> dict:
         measure = lambda m: number_accuracies(m, sets)  # noqa: E731
         # what the members were trained on, not this code's versions
         versions = {"preprocessing_version": shared_version(paths, "preprocessing_version",
-                                                            vision.PREPROCESSING_VERSION),
+                                                            mnist_style.PREPROCESSING_VERSION),
                     "line_version": shared_version(paths, "line_version", 1)}
     else:
-        splits = data.load(*run_data(paths[0]))
+        splits = datasets.load(*run_data(paths[0]))
         measure = lambda m: accuracies(m, splits)  # noqa: E731
-    member_metrics = [{"model": str(modelio.resolve(path)), **measure(member)}
+    member_metrics = [{"model": str(model_files.resolve(path)), **measure(member)}
                       for path, member in zip(paths, members)]
     metrics = {**measure(model), "parameters": model.count_params(), **versions,
                "weights": "members' saved weights, probabilities averaged",
                "members": member_metrics}
     output.mkdir(parents=True, exist_ok=True)
-    model.save(output / modelio.MODEL_FILE)
+    model.save(output / model_files.MODEL_FILE)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    run_config = modelio.resolve(paths[0]).parent / calibration.RUN_CONFIG
+    run_config = model_files.resolve(paths[0]).parent / digit_calibration.RUN_CONFIG
     if run_config.is_file():  # the data and seed every member shares (checked above)
-        (output / calibration.RUN_CONFIG).parent.mkdir(exist_ok=True)
-        shutil.copy(run_config, output / calibration.RUN_CONFIG)
+        (output / digit_calibration.RUN_CONFIG).parent.mkdir(exist_ok=True)
+        shutil.copy(run_config, output / digit_calibration.RUN_CONFIG)
     return metrics
 
 
@@ -181,10 +189,10 @@ def command(parser: cli.Parser, args) -> int:
     cli.refuse_existing(args.output, args.overwrite, "--output")
     try:
         metrics = make([Path(p) for p in args.model], args.output)
-    except (modelio.ModelLoadError, ValueError) as error:
+    except (model_files.ModelLoadError, ValueError) as error:
         raise cli.CommandError(str(error)) from None
     print("\n".join(summary(metrics)))
-    print(f"wrote {args.output / modelio.MODEL_FILE}")
+    print(f"wrote {args.output / model_files.MODEL_FILE}")
     return cli.OK
 
 

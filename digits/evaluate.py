@@ -7,7 +7,7 @@ RUN_DIR/plots and RUN_DIR/tensorboard/evaluation; with --data PATH to
 RUN_DIR/evaluations/NAME/ (NAME: the data's file or folder name), never over the run's own.
 With --robustness: the robustness suite (docs/robustness.md) in RUN_DIR/evaluations/robustness/.
 A sequence model (model=crnn) is measured on the fixed synthetic test numbers instead
-(digits/evaluate_numbers.py): exact-number accuracy and CER by length and spacing, misread numbers.
+(digits/evaluation/evaluate_numbers.py): exact-number accuracy and CER by length and spacing, misread numbers.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from digits import atomic, cli, data, evaluate_numbers, modelio, pipeline, plots, sequence
-from digits.calibration import reliability_bins
-from digits.config import DataConfig, data_config
+from digits import cli
+from digits.utils import atomic
+from digits.data import datasets
+from digits.evaluation import evaluate_numbers
+from digits.models import model_files
+from digits.data import pipeline
+from digits.evaluation import plots
+from digits.models import crnn
+from digits.calibration.digit_calibration import reliability_bins
+from digits.config.schemas import DataConfig, data_config
 
 GALLERY_SIZE = 24
 BATCH_SIZE = 512
@@ -99,11 +106,11 @@ def test_split(run_dir: Path, data_path: str | None) -> tuple[np.ndarray, np.nda
     saved = run_dir / ".hydra" / "config.yaml"
     run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
     if data_path is not None and Path(data_path).is_dir():  # a folder of photos: all are tests
-        return data.read_folder(Path(data_path))
+        return datasets.read_folder(Path(data_path))
     cfg = data_config(run_cfg.get("data", {}))
     if data_path is not None:
         cfg = DataConfig(path=data_path, val_size=1)
-    splits = data.load(cfg, seed=run_cfg.get("seed", 42))
+    splits = datasets.load(cfg, seed=run_cfg.get("seed", 42))
     return splits.x_test, splits.y_test
 
 
@@ -131,11 +138,11 @@ def output_folder(run_dir: Path, data_path: str | None) -> Path:
 def run(model_path: Path, data_path: str | None = None,
         model: keras.Model | None = None) -> tuple[dict, Path]:
     """Evaluate, write evaluation.json and the figures; return (the result, where it went)."""
-    model = model or modelio.load(model_path)
-    run_dir = modelio.resolve(model_path).parent
+    model = model or model_files.load(model_path)
+    run_dir = model_files.resolve(model_path).parent
     images, labels = test_split(run_dir, data_path)
     result = evaluate(model, images, labels)
-    out_dir = output_folder(modelio.output_folder(model_path), data_path)
+    out_dir = output_folder(model_files.output_folder(model_path), data_path)
     write_figures(result, images, labels, out_dir)
     result.pop("_arrays")
     if data_path is not None:
@@ -183,8 +190,8 @@ FILES = ["evaluation.json", "plots/confusion_matrix.png", "plots/errors.png",
 
 
 def robustness_command(model_path: Path, args) -> int:
-    """--robustness: the logic is digits.robustness's; this checks the options and prints."""
-    from digits import robustness
+    """--robustness: the logic is digits.evaluation.robustness's; this checks the options and prints."""
+    from digits.evaluation import robustness
 
     if not args.robustness:
         raise cli.CommandError("--split goes with --robustness")
@@ -192,15 +199,15 @@ def robustness_command(model_path: Path, args) -> int:
         raise cli.CommandError("--robustness measures MNIST's own split: leave out --data")
     split = args.split or "validation"
     try:
-        folder = modelio.output_folder(model_path)
+        folder = model_files.output_folder(model_path)
         out_dir = robustness.output_folder(model_path, split).relative_to(folder)
         cli.refuse_outside_run_folder(folder, [str(out_dir / name)
                                                for name in robustness.OUTPUT_FILES],
                                       args.overwrite)
         result, out_dir = robustness.run(model_path, split)
-    except modelio.ModelLoadError as error:
+    except model_files.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
-    except data.DataError as error:
+    except datasets.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None
     print(robustness.table({folder.name: result}))
     print(f"\nWrote {', '.join(robustness.OUTPUT_FILES)} and tensorboard/ in {out_dir}")
@@ -208,18 +215,18 @@ def robustness_command(model_path: Path, args) -> int:
 
 
 def numbers_command(model_path: Path, model: keras.Model, args) -> int:
-    """A sequence model: the fixed synthetic test numbers (digits.evaluate_numbers)."""
+    """A sequence model: the fixed synthetic test numbers (digits.evaluation.evaluate_numbers)."""
     if args.robustness or args.split:
         raise cli.CommandError("--robustness measures single-digit models; this model reads "
                                "whole numbers (a sequence model)")
     if args.data is not None:
         raise cli.CommandError("a sequence model is measured on the fixed synthetic test numbers "
                                "only: leave out --data")
-    folder = modelio.output_folder(model_path)
+    folder = model_files.output_folder(model_path)
     cli.refuse_outside_run_folder(folder, evaluate_numbers.FILES, args.overwrite)
     try:
         result, out_dir = evaluate_numbers.run(model_path, model)
-    except data.DataError as error:
+    except datasets.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None
     print(evaluate_numbers.report(result))
     print(f"\nWrote {' and '.join(evaluate_numbers.FILES)} in {out_dir}")
@@ -229,22 +236,22 @@ def numbers_command(model_path: Path, model: keras.Model, args) -> int:
 def command(args) -> int:
     model_path = cli.model_path(PROG, args)
     try:
-        model = modelio.load(model_path)
-    except modelio.ModelLoadError as error:
+        model = model_files.load(model_path)
+    except model_files.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
-    if sequence.is_sequence_model(model):
+    if crnn.is_sequence_model(model):
         return numbers_command(model_path, model, args)
     if args.robustness or args.split:
         return robustness_command(model_path, args)
     try:
-        folder = modelio.output_folder(model_path)
+        folder = model_files.output_folder(model_path)
         out_dir = output_folder(folder, args.data).relative_to(folder)
         cli.refuse_outside_run_folder(folder, [str(out_dir / name) for name in FILES],
                                       args.overwrite)
         result, out_dir = run(model_path, args.data, model)
-    except modelio.ModelLoadError as error:
+    except model_files.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
-    except data.DataError as error:
+    except datasets.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None
     print(report(result))
     print(f"\nWrote evaluation.json and plots/confusion_matrix.png, errors.png, reliability.png "

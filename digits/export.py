@@ -24,15 +24,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import cli, data, modelio, number_sets, numbers_data, pipeline, quiet, sequence
-from digits.config import DataConfig
+from digits import cli
+from digits.data import datasets
+from digits.models import model_files
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.data import pipeline
+from digits.utils import quiet
+from digits.models import crnn
+from digits.config.schemas import DataConfig
 
 CHECK_IMAGES = 1000
 REPRESENTATIVE_IMAGES = 200
 CHECK_NUMBERS = 200  # synthetic test numbers a sequence model's export is checked on
 # TFLite cannot convert a recurrent layer over a line of any width: a sequence model's TFLite
 # export reads ONE line of (1, 32, TFLITE_LINE_WIDTH, 1), padded with black on the right
-# (numbers_data.pad_lines(lines, TFLITE_LINE_WIDTH)); a wider line must be scaled down to fit.
+# (composed.pad_lines(lines, TFLITE_LINE_WIDTH)); a wider line must be scaled down to fit.
 TFLITE_LINE_WIDTH = 512
 
 
@@ -42,7 +49,7 @@ class UnsupportedExport(ValueError):
 
 def test_images(count: int) -> np.ndarray:
     """`count` stratified MNIST test images, float (n, 28, 28, 1) in [0, 1]."""
-    splits = data.load(DataConfig(test_size=count, train_size=REPRESENTATIVE_IMAGES), seed=0)
+    splits = datasets.load(DataConfig(test_size=count, train_size=REPRESENTATIVE_IMAGES), seed=0)
     return np.asarray(pipeline.normalise(splits.x_test)), np.asarray(
         pipeline.normalise(splits.x_train))
 
@@ -50,8 +57,8 @@ def test_images(count: int) -> np.ndarray:
 def test_numbers(count: int) -> list[np.ndarray]:
     """The lines (uint8, vision.to_line) of `count` fixed synthetic numbers from MNIST's test
     split, but those wider than TFLITE_LINE_WIDTH."""
-    x, y = numbers_data.split_arrays(data.load(DataConfig(), seed=0), "test")
-    lines, _, _ = number_sets.fixed_set(x, y, count)
+    x, y = composed.split_arrays(datasets.load(DataConfig(), seed=0), "test")
+    lines, _, _ = fixed_sets.fixed_set(x, y, count)
     return [line for line in lines if line.shape[1] <= TFLITE_LINE_WIDTH]
 
 
@@ -103,12 +110,12 @@ def agreement(expected: np.ndarray, got: np.ndarray) -> float:
     """The share of inputs read the same: the digit, or a sequence model's decoded number."""
     if expected.ndim == 3:
         return float(np.mean([a.number == b.number for a, b in
-                              zip(sequence.decode(expected), sequence.decode(got))]))
+                              zip(crnn.decode(expected), crnn.decode(got))]))
     return float(np.mean(expected.argmax(axis=1) == got.argmax(axis=1)))
 
 
 def default_output(model_path: Path, fmt: str, int8: bool) -> Path:
-    folder = modelio.output_folder(model_path)  # ./digit_reader/ for the shipped model
+    folder = model_files.output_folder(model_path)  # ./digit_reader/ for the shipped model
     if fmt == "tflite":
         return folder / ("model_int8.tflite" if int8 else "model.tflite")
     return folder / "saved_model"
@@ -154,13 +161,13 @@ def export(model_path: Path, fmt: str, output: Path | None, int8: bool = False,
     """Export, check, then write (to `output`, or beside the model); return (what was written,
     agreement with Keras, what it was checked on). Callers check a user's `output` first
     (check_output)."""
-    model = modelio.load(model_path)
-    if sequence.is_sequence_model(model):
+    model = model_files.load(model_path)
+    if crnn.is_sequence_model(model):
         if int8:
             raise UnsupportedExport("--int8 is not supported for a sequence model (the TFLite "
                                     "converter fails on its recurrent layer)")
         lines = test_numbers(check_images or CHECK_NUMBERS)
-        images = numbers_data.pad_lines(lines, TFLITE_LINE_WIDTH if fmt == "tflite" else 0)
+        images = composed.pad_lines(lines, TFLITE_LINE_WIDTH if fmt == "tflite" else 0)
         representative, checked_on = None, f"{len(images)} synthetic test numbers"
         if fmt == "tflite":
             model = fixed_width(model)
@@ -219,7 +226,7 @@ def command(parser: cli.Parser, args) -> int:
     model_path = cli.model_path(PROG, args)
     try:
         default = default_output(model_path, args.format, args.int8)
-    except modelio.ModelLoadError as error:
+    except model_files.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
     if args.output is not None:
         check_output(args.output, args.format, args.overwrite)
@@ -229,7 +236,7 @@ def command(parser: cli.Parser, args) -> int:
     try:
         output, share, checked_on = export(model_path, args.format, args.output, args.int8,
                                            min_agreement)
-    except (modelio.ModelLoadError, UnsupportedExport) as error:
+    except (model_files.ModelLoadError, UnsupportedExport) as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
     except ValueError as error:  # the export disagrees with the model: nothing was written
         raise cli.CommandError(str(error), cli.FAILED) from None

@@ -2,11 +2,11 @@
 camera: `digits-handwriting OUT_DIR [--per-digit 50] [--hand 0] [--seed 0]`; with
 `--numbers N`, N photos of whole numbers (1-8 digits) in the hand instead.
 
-A "hand" is a fixed style (digits.hands: a Hershey face, slant, width, pen, ink); every photo of
+A "hand" is a fixed style (digits.synth.hands: a Hershey face, slant, width, pen, ink); every photo of
 it varies the way one person's writing and photos do: wobble, size, tilt, position, paper, light,
 blur and JPEG noise. Hands 0-19; hands 12-19 are never trained or tuned on (they measure other
 writers) and measuring photos use --seed 1000 and above. Writes OUT_DIR/0 .. OUT_DIR/9, the
-layout data=folder reads; numbers go to OUT_DIR/handH_seedS_K_NUMBER.jpg (digits.hand_numbers).
+layout data=folder reads; numbers go to OUT_DIR/handH_seedS_K_NUMBER.jpg (digits.synth.hand_numbers).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import cli, hand_numbers
-from digits.hands import (  # noqa: F401  (re-exported: the hand model lives in digits.hands)
+from digits import cli
+from digits.synth import hand_numbers
+from digits.synth.hands import (  # noqa: F401  (re-exported: the hand model lives in digits.synth.hands)
     FIRST_MEASURING_SEED, HANDS, UNSEEN_HANDS, Hand, check_training_draw, make_hand, photo,
     training_hands)
 

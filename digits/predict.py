@@ -23,8 +23,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import calibration, cli, number_reader, pipeline, sequence, vision
-from digits.photos import IMAGE_SUFFIXES, decode
+from digits import cli
+from digits.calibration import digit_calibration
+from digits.reading import number_reader
+from digits.data import pipeline
+from digits.models import crnn
+from digits.vision import mnist_style
+from digits.vision.image_files import IMAGE_SUFFIXES, decode
 
 MIN_CONFIDENCE = 0.6
 
@@ -89,9 +94,9 @@ def prepare(image: np.ndarray, path: str, number: bool,
         if line:
             return Reading(path), [number_reader.line_of(image)]
         if number:
-            return Reading(path), vision.number_to_mnist(image)
-        box, count = vision.to_mnist_counting(image)
-    except vision.NoDigitError as error:
+            return Reading(path), mnist_style.number_to_mnist(image)
+        box, count = mnist_style.to_mnist_counting(image)
+    except mnist_style.NoDigitError as error:
         return Reading(path, error=str(error)), []
     warning = f"looks like {count} digits: try --number" if count > 1 else None
     return Reading(path, warning=warning), [box]
@@ -99,10 +104,10 @@ def prepare(image: np.ndarray, path: str, number: bool,
 
 def reads_lines(model: keras.Model, number: bool) -> bool:
     """Whether photos are read as whole lines: numbers, by a sequence model."""
-    if sequence.is_sequence_model(model) and not number:
+    if crnn.is_sequence_model(model) and not number:
         raise ValueError("this model reads whole numbers (a sequence model): read with --number "
                          "(read_number)")
-    return number and sequence.is_sequence_model(model)
+    return number and crnn.is_sequence_model(model)
 
 
 def answer(model: keras.Model, prepared: list[tuple[Reading, list[np.ndarray]]], number: bool,
@@ -119,7 +124,7 @@ def answer(model: keras.Model, prepared: list[tuple[Reading, list[np.ndarray]]],
 
 
 def fill_in_lines(prepared: list[tuple[Reading, list[np.ndarray]]],
-                  lines: list[sequence.Reading], min_confidence: float) -> list[Reading]:
+                  lines: list[crnn.Reading], min_confidence: float) -> list[Reading]:
     """The readings of whole lines, given the sequence model's reading of each prepared line."""
     lines = iter(lines)
     for reading, boxes in prepared:
@@ -238,7 +243,7 @@ def write_outputs(readings: list[Reading], args: argparse.Namespace) -> None:
                                  f"{r.confidence:.4f}", r.low_confidence, r.error or "",
                                  " ".join(f"{d['confidence']:.4f}" for d in r.digits or [])])
     if args.plot:
-        from digits import plots
+        from digits.evaluation import plots
         plots.save(plots.predictions(readings, args.number), Path(args.plot))
 
 
@@ -282,14 +287,14 @@ def command(args: argparse.Namespace) -> int:
     kind = "number" if args.number else "digit"
     model = cli.load_model(PROG, args, kind)
     min_confidence = args.min_confidence
-    if sequence.is_sequence_model(model):
+    if crnn.is_sequence_model(model):
         if not args.number:
             raise cli.CommandError("this model reads whole numbers (a sequence model): add "
                                    "--number, or give a single-digit model")
         if min_confidence is None:
             min_confidence = number_reader.unsure_below(cli.model_path(PROG, args, kind))
     elif min_confidence is None:  # a calibrated digit model's cut (digits-calibrate)
-        min_confidence = calibration.unsure_below(cli.model_path(PROG, args, kind),
+        min_confidence = digit_calibration.unsure_below(cli.model_path(PROG, args, kind),
                                                   MIN_CONFIDENCE)
     paths = expand_inputs(args.inputs)
     readings = read_files(model, paths, args.number, min_confidence,

@@ -82,7 +82,7 @@ def write_csv(rows: list[dict], keys: list[str], path: Path) -> None:
 
 def plot(rows: list[dict], keys: list[str], path: Path) -> None:
     """Validation accuracy against each swept parameter (one panel each)."""
-    from digits import plots
+    from digits.evaluation import plots
 
     done = [row for row in rows if row["val_accuracy"] is not None]
     figure, axes = plots.plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 4),

@@ -4,7 +4,7 @@
 
 FastAPI on uvicorn, one process. The page (digits/web/) is served from the package itself and
 loads nothing from elsewhere. Photos are decoded and cut into digits in threads, never in the
-event loop; the digits of concurrent requests go through the model together (digits.batching).
+event loop; the digits of concurrent requests go through the model together (digits.serving.batching).
 A sequence model (model=crnn) reads each photo's whole line, in mode=number only.
 """
 
@@ -32,9 +32,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from digits import calibration, cli, modelio, number_reader, photos, predict, sequence
-from digits.batching import Batcher
-from digits.uploads import UploadLimit
+from digits import cli, predict
+from digits.calibration import digit_calibration
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.vision import image_files
+from digits.models import crnn
+from digits.serving.batching import Batcher
+from digits.serving.uploads import UploadLimit
 
 WEB = Path(__file__).resolve().parent / "web"
 MAX_BATCH_FILES = 64
@@ -61,8 +66,8 @@ def prepare_upload(data: bytes, name: str, number: bool, max_pixels: int,
     """Uploaded bytes -> (the Reading to fill in, the 28x28 digits, or with `line` the line of
     ink a sequence model reads); runs in a worker thread."""
     try:
-        image = photos.decode_bytes(data, max_pixels)
-    except photos.ImageTooLargeError as error:
+        image = image_files.decode_bytes(data, max_pixels)
+    except image_files.ImageTooLargeError as error:
         raise UploadError(413, str(error)) from None
     except (ValueError, cv2.error) as error:
         raise UploadError(422, str(error)) from None
@@ -88,23 +93,23 @@ def png_base64(image: np.ndarray) -> str:
 
 def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = True,
                max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
-               max_pixels: int = photos.DEFAULT_MAX_PIXELS,
+               max_pixels: int = image_files.DEFAULT_MAX_PIXELS,
                min_confidence: float | None = None) -> FastAPI:
     """The web app: the page at /, the API under /api, OpenAPI docs at /docs. `min_confidence`
     None: the model's own unsure_below (digits-calibrate), else predict.MIN_CONFIDENCE for a
     digit model, number_reader.UNSURE_BELOW for a sequence model."""
-    model_path = modelio.resolve(model_path)
+    model_path = model_files.resolve(model_path)
     max_upload = int(max_upload_mb * 1024 * 1024)
     batcher = Batcher(lambda images: predict.classify(model, images), enabled=batching)
     workers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="digits-prepare")
-    reads_lines = sequence.is_sequence_model(model)  # a whole-number reader: mode=number only
+    reads_lines = crnn.is_sequence_model(model)  # a whole-number reader: mode=number only
     if reads_lines:
         if min_confidence is None:
             min_confidence = number_reader.unsure_below(model_path)
         number_reader.read(model, [np.zeros((32, 64), np.uint8)])  # trace before serving
     else:
         if min_confidence is None:
-            min_confidence = calibration.unsure_below(model_path, predict.MIN_CONFIDENCE)
+            min_confidence = digit_calibration.unsure_below(model_path, predict.MIN_CONFIDENCE)
         predict.classify(model, [np.zeros((28, 28), np.uint8)])  # trace before serving
 
     @asynccontextmanager
@@ -215,9 +220,9 @@ def parser() -> cli.Parser:
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, metavar="MB",
                         help="largest request body accepted, a batch's files together "
                              f"(default {DEFAULT_MAX_UPLOAD_MB})")
-    parser.add_argument("--max-pixels", type=int, default=photos.DEFAULT_MAX_PIXELS, metavar="N",
+    parser.add_argument("--max-pixels", type=int, default=image_files.DEFAULT_MAX_PIXELS, metavar="N",
                         help="largest image accepted, in pixels, read from its header "
-                             f"(default {photos.DEFAULT_MAX_PIXELS})")
+                             f"(default {image_files.DEFAULT_MAX_PIXELS})")
     parser.add_argument("--no-batching", dest="batching", action="store_false",
                         help="call the model once per request (to compare with batching)")
     return parser

@@ -19,20 +19,32 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from digits import (atomic, augment, backup, config, data, distribute, evaluate,
-                    keras_compat, modelio, models, pipeline, plots, train_numbers, trainer,
-                    vision)
-from digits.runs import RunFolderError, claim_run_folder
+from digits import evaluate
+from digits.utils import atomic
+from digits.data import augment
+from digits.runs import backup
+from digits.config import schemas
+from digits.data import datasets
+from digits.training import distribute
+from digits.utils import keras_compat
+from digits.models import model_files
+from digits.models import classifiers
+from digits.data import pipeline
+from digits.evaluation import plots
+from digits.training import train_numbers
+from digits.training import trainer
+from digits.vision import mnist_style
+from digits.runs.run_folder import RunFolderError, claim_run_folder
 
 log = logging.getLogger("digits.train")
-config.register_configs()
+schemas.register_configs()
 
 EVAL_BATCH_SIZE = 512
 AUGMENTATION_SAMPLES = 32
 
 
 def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
-                 splits: data.Splits, test: dict) -> None:
+                 splits: datasets.Splits, test: dict) -> None:
     """plots/*.png, also as images in TensorBoard: curves, augmentation and test-set figures."""
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
     plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
@@ -45,7 +57,7 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
     evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
-def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
+def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
     """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
     keras_compat.check_keras_version()  # its work-arounds hold for the checked versions only
     # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
@@ -53,7 +65,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     keras.backend.clear_session()  # jobs of a multirun share the process: start clean
     training_seed = cfg.training_seed
     keras.utils.set_random_seed(training_seed)
-    splits = data.load(cfg.data, cfg.seed)
+    splits = datasets.load(cfg.data, cfg.seed)
     log.info("data: %d train, %d validation, %d test images", len(splits.x_train),
              len(splits.x_val), len(splits.x_test))
     augmentation = augment.build(cfg.augmentation, seed=training_seed)
@@ -69,7 +81,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
 
     with trainer.precision(cfg.trainer):
         with strategy.scope():
-            model = trainer.starting_model(cfg.trainer, lambda: models.build(cfg.model))
+            model = trainer.starting_model(cfg.trainer, lambda: classifiers.build(cfg.model))
             distribute.synchronise_batch_norm(model, strategy)
             trainer.compile_model(model, cfg.trainer, steps_per_epoch=steps)
         log.info("strategy %s: %d replicas, global batch %d", cfg.trainer.strategy,
@@ -95,7 +107,7 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
         "epochs": len(history["loss"]),
         "train_seconds": round(train_seconds, 2),
         "parameters": model.count_params(),
-        "preprocessing_version": vision.PREPROCESSING_VERSION,  # what inputs went through
+        "preprocessing_version": mnist_style.PREPROCESSING_VERSION,  # what inputs went through
     }
     if before is not None:
         metrics["initial_test_accuracy"] = before
@@ -108,8 +120,8 @@ def run_training(cfg: config.TrainConfig, run_dir: Path) -> dict:
     return metrics
 
 
-def kept_weights_metrics(model: keras.Model, cfg: config.TrainConfig, history: dict,
-                         splits: data.Splits) -> dict:
+def kept_weights_metrics(model: keras.Model, cfg: schemas.TrainConfig, history: dict,
+                         splits: datasets.Splits) -> dict:
     """What model.keras holds: which weights, from which epoch, and their validation accuracy,
     measured again on the validation split (averaged weights were never validated in training)."""
     weights, epoch = trainer.kept_weights(cfg.trainer, history)
@@ -121,11 +133,11 @@ def kept_weights_metrics(model: keras.Model, cfg: config.TrainConfig, history: d
     return kept
 
 
-def trained_architecture(model: keras.Model, cfg: config.TrainConfig) -> dict:
+def trained_architecture(model: keras.Model, cfg: schemas.TrainConfig) -> dict:
     """The model actually trained: the model group's, or with trainer.init_from the loaded one
     (the model group is then unused)."""
     if cfg.trainer.init_from:
-        return {"name": model.name, "init_from": str(modelio.resolve(cfg.trainer.init_from)),
+        return {"name": model.name, "init_from": str(model_files.resolve(cfg.trainer.init_from)),
                 "freeze_features": cfg.trainer.freeze_features}
     return {"name": model.name, "config": dataclasses.asdict(cfg.model)}
 
@@ -151,17 +163,17 @@ def stop(message: str, status: int) -> float:
 @hydra.main(version_base="1.3", config_path="pkg://digits.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    for warning in config.renamed_option_warnings(HydraConfig.get().runtime.choices):
+    for warning in schemas.renamed_option_warnings(HydraConfig.get().runtime.choices):
         log.warning(warning)
     try:
         if cfg.resume:
             run_dir = Path(cfg.resume)
             cfg = resumed_config(run_dir)
-        train_cfg = config.to_objects(cfg)
-        numbers = isinstance(train_cfg.data, config.NumbersDataConfig)
+        train_cfg = schemas.to_objects(cfg)
+        numbers = isinstance(train_cfg.data, schemas.NumbersDataConfig)
         with claim_run_folder(run_dir):
             metrics = (train_numbers.run_training if numbers else run_training)(train_cfg, run_dir)
-    except (config.ConfigError, data.DataError, RunFolderError, modelio.ModelLoadError,
+    except (schemas.ConfigError, datasets.DataError, RunFolderError, model_files.ModelLoadError,
             keras_compat.KerasVersionError) as error:
         return stop(str(error), 2)
     except MissingMandatoryValue as error:  # a group removed from the command, e.g. ~data

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from digits import config
+from digits.config import schemas
 from helpers import SMOKE, compose_train
 
 
 @pytest.fixture
-def smoke_config() -> config.TrainConfig:
+def smoke_config() -> schemas.TrainConfig:
     return compose_train(SMOKE)
 
 
@@ -22,10 +22,11 @@ def live_server():
 
     import uvicorn
 
-    from digits import modelio, serve
+    from digits import serve
+    from digits.models import model_files
     from helpers import SMALL_CNN
 
-    app = serve.create_app(modelio.load(SMALL_CNN), SMALL_CNN)
+    app = serve.create_app(model_files.load(SMALL_CNN), SMALL_CNN)
     sock = serve.listening_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -46,10 +47,10 @@ def tiny_crnn(tmp_path_factory):
     (what the model's own output decodes to). Copy it before writing beside it."""
     import keras
 
-    from digits import sequence
-    from digits.model_schemas import CrnnConfig
+    from digits.models import crnn
+    from digits.config.models import CrnnConfig
 
     keras.utils.set_random_seed(0)
     folder = tmp_path_factory.mktemp("crnn")
-    sequence.save(sequence.crnn(CrnnConfig(filters=[8, 16, 16], units=16)), folder / "model.keras")
+    crnn.save(crnn.crnn(CrnnConfig(filters=[8, 16, 16], units=16)), folder / "model.keras")
     return folder / "model.keras"

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 
-from digits import config
+from digits.config import schemas
 
-config.register_configs()
+schemas.register_configs()
 
 DATA = Path(__file__).parent / "data"
 PHOTOS = DATA / "photos"
@@ -36,11 +36,11 @@ def with_partner(option: str) -> list[str]:
     return [option, partners[option]] if option in partners else [option]
 
 
-def compose_train(overrides: list[str] = ()) -> config.TrainConfig:
+def compose_train(overrides: list[str] = ()) -> schemas.TrainConfig:
     """The composed training config as dataclasses, exactly as `digits-train` would see it."""
     with initialize_config_module("digits.conf", version_base="1.3"):
         cfg = compose("train", overrides=list(overrides))
-    return config.to_objects(cfg)
+    return schemas.to_objects(cfg)
 
 
 def usage_error(main, argv: list[str], capsys) -> str:

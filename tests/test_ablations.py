@@ -13,7 +13,10 @@ import pytest
 from helpers import scores
 from omegaconf import OmegaConf
 
-from digits import hands, modelio, reader_data, robustness
+from digits.synth import hands
+from digits.models import model_files
+from digits.data import reader_views
+from digits.evaluation import robustness
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "ablations.py"
 TINY = ["--epochs", "1", "--seeds", "1", "--size", "50", "--only", "recipe", "no_hands",
@@ -65,7 +68,7 @@ def test_trains_each_variant_once_then_resumes_without_retraining(tmp_path, caps
         validation = robustness.run_split(run_dir, "validation")
         assert len(validation[1]) == 200
         assert run["mnist_validation"] == pytest.approx(  # other batches: a near-tie may flip
-            scores(modelio.load(run_dir), *validation)["accuracy"], abs=0.011)
+            scores(model_files.load(run_dir), *validation)["accuracy"], abs=0.011)
         suite = run["robustness"]
         assert suite["images"] == 50 and suite["split"] == "validation"
         assert run["raw_mean"] == suite["raw"]["mean"]
@@ -78,8 +81,8 @@ def test_trains_each_variant_once_then_resumes_without_retraining(tmp_path, caps
     # on exactly the hand photos fewer.
     assert hand_photos(tmp_path / "no_hands_s1") == 0
     assert hand_photos(tmp_path / "recipe_s1") == 2
-    hand_images = reader_data.cached("train-hands", [2, 42, hands.training_hands()],
-                                     lambda: reader_data.hand_views(2, 42))[1]
+    hand_images = reader_views.cached("train-hands", [2, 42, hands.training_hands()],
+                                     lambda: reader_views.hand_views(2, 42))[1]
     assert training_images(tmp_path / "recipe_s1.log") - len(hand_images) == training_images(
         tmp_path / "no_hands_s1.log")
     assert "trained in" in first and "| recipe | 1 |" in first and "| no_hands | 1 |" in first

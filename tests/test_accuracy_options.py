@@ -8,10 +8,16 @@ import pytest
 import tensorflow as tf
 
 from helpers import SMOKE, compose_train, label_smoothing, scores
-from digits import augment, data, losses, models, pipeline, sequence, trainer
-from digits.config import (AugmentationConfig, ConfigError, EarlyStoppingConfig, Optimizer,
+from digits.data import augment
+from digits.data import datasets
+from digits.models import losses
+from digits.models import classifiers
+from digits.data import pipeline
+from digits.models import crnn
+from digits.training import trainer
+from digits.config.schemas import (AugmentationConfig, ConfigError, EarlyStoppingConfig, Optimizer,
                            Precision, Schedule, TrainerConfig)
-from digits.model_schemas import CnnGapConfig, CrnnConfig, MlpConfig, ResnetConfig
+from digits.config.models import CnnGapConfig, CrnnConfig, MlpConfig, ResnetConfig
 from digits.train import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -20,7 +26,7 @@ X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
 @pytest.mark.parametrize("cfg", [CnnGapConfig(filters=[8, 16]),
                                  ResnetConfig(filters=[8, 16], blocks_per_stage=1)])
 def test_new_models_output_probabilities_and_load_in_safe_mode(cfg, tmp_path):
-    model = models.build(cfg)
+    model = classifiers.build(cfg)
     probabilities = np.asarray(model(X))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     model.save(tmp_path / "model.keras")
@@ -29,7 +35,7 @@ def test_new_models_output_probabilities_and_load_in_safe_mode(cfg, tmp_path):
 
 
 def test_resnet_blocks_add_a_shortcut_each():
-    model = models.build(ResnetConfig(filters=[8, 16, 32], blocks_per_stage=2))
+    model = classifiers.build(ResnetConfig(filters=[8, 16, 32], blocks_per_stage=2))
     assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 6
 
 
@@ -86,11 +92,11 @@ def test_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls(tmp_pa
     cfg = TrainerConfig(schedule=Schedule.plateau, learning_rate=1e-9, plateau_factor=0.5,
                         plateau_patience=1, epochs=3, verbose=0,
                         early_stopping=EarlyStoppingConfig(enabled=False))
-    model = models.build(MlpConfig(hidden_units=[16], batch_norm=False))
+    model = classifiers.build(MlpConfig(hidden_units=[16], batch_norm=False))
     history, _ = tiny_fit(model, cfg, tmp_path)
     assert len(history["loss"]) == 3
     assert float(model.optimizer.learning_rate) == pytest.approx(0.25e-9, rel=1e-5)
-    constant = models.build(MlpConfig(hidden_units=[16], batch_norm=False))
+    constant = classifiers.build(MlpConfig(hidden_units=[16], batch_norm=False))
     tiny_fit(constant, TrainerConfig(learning_rate=1e-9, epochs=3, verbose=0,
                                      early_stopping=EarlyStoppingConfig(enabled=False)),
              tmp_path / "constant")
@@ -131,7 +137,7 @@ COSINE = ("CosineDecay", {"initial_learning_rate": 0.0, "decay_steps": 5 * 10 - 
 def test_compile_hands_every_trainer_option_to_the_loss_and_optimizer(
         options, expected, steps_per_execution, jit_compile):
     cfg = TrainerConfig(steps_per_execution=steps_per_execution, jit_compile=jit_compile, **options)
-    model = models.build(MlpConfig(hidden_units=[8]))
+    model = classifiers.build(MlpConfig(hidden_units=[8]))
     trainer.compile_model(model, cfg, steps_per_epoch=10)
     assert optimizer_settings(model) == expected
     assert label_smoothing(model) == pytest.approx(cfg.label_smoothing)
@@ -145,7 +151,7 @@ def test_ema_ends_training_with_the_averaged_weights():
 
     def trained(ema_momentum):
         keras.utils.set_random_seed(3)
-        model = models.build(MlpConfig(hidden_units=[16]))
+        model = classifiers.build(MlpConfig(hidden_units=[16]))
         cfg = TrainerConfig(learning_rate=0.05, ema_momentum=ema_momentum,
                             early_stopping=EarlyStoppingConfig(enabled=False))
         trainer.compile_model(model, cfg)
@@ -165,7 +171,7 @@ def test_ema_ends_training_with_the_averaged_weights():
 def test_mixed_precision_keeps_softmax_float32_and_restores_the_policy():
     with trainer.precision(TrainerConfig(precision=Precision.mixed_float16)):
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
-        model = models.build(CnnGapConfig(filters=[8]))
+        model = classifiers.build(CnnGapConfig(filters=[8]))
     assert keras.mixed_precision.global_policy().name == "float32"
     assert model.layers[1].compute_dtype == "float16"
     assert model(X).dtype == "float32"
@@ -173,7 +179,7 @@ def test_mixed_precision_keeps_softmax_float32_and_restores_the_policy():
 
 def test_a_mixed_precision_model_converts_to_float32_and_back_with_its_weights():
     with trainer.precision(TrainerConfig(precision=Precision.mixed_bfloat16)):
-        mixed = sequence.crnn(CrnnConfig(filters=[8, 8], units=8))
+        mixed = crnn.crnn(CrnnConfig(filters=[8, 8], units=8))
     lines = np.random.default_rng(0).random((2, 32, 64, 1), dtype=np.float32)
     single = trainer.with_dtype_policy(mixed, "float32")
     assert {layer.compute_dtype for layer in single.layers} == {"float32"}
@@ -226,7 +232,7 @@ def test_fast_experiment_options_reach_the_saved_model(tmp_path):
                                           "warmup_steps": int(0.5 * steps)})}
     assert label_smoothing(model) == pytest.approx(0.05)
     assert model.steps_per_execution == 2 and model.jit_compile is False
-    splits = data.load(cfg.data, cfg.seed)
+    splits = datasets.load(cfg.data, cfg.seed)
     recomputed = scores(model, splits.x_test, splits.y_test)
     assert metrics["test_accuracy"] == pytest.approx(recomputed["accuracy"], abs=1e-6)
     assert metrics["inverted_test_accuracy"] == pytest.approx(recomputed["inverted_accuracy"],
@@ -238,6 +244,6 @@ def test_best_experiment_builds_its_three_block_cnn_and_trains_on_all_but_2000_i
     assert cfg.data.val_size == 2000 and cfg.data.train_size is None
     assert cfg.augmentation.invert_probability == 0.5
     assert cfg.trainer.ema_momentum == 0.999 and cfg.trainer.batch_size == 64
-    model = models.build(cfg.model)
+    model = classifiers.build(cfg.model)
     assert model.count_params() == 586_282
     assert len([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]) == 6

@@ -2,13 +2,15 @@ import keras
 import numpy as np
 import pytest
 
-from digits import augment, data, pipeline
-from digits.config import AugmentationConfig, DataConfig
+from digits.data import augment
+from digits.data import datasets
+from digits.data import pipeline
+from digits.config.schemas import AugmentationConfig, DataConfig
 
 
 @pytest.fixture(scope="module")
 def images():
-    splits = data.load(DataConfig(val_size=100, train_size=64, test_size=10), seed=0)
+    splits = datasets.load(DataConfig(val_size=100, train_size=64, test_size=10), seed=0)
     return np.asarray(pipeline.normalise(splits.x_train))
 
 

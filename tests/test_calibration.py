@@ -14,7 +14,11 @@ import keras
 import numpy as np
 import pytest
 
-from digits import calibrate, calibration, ensemble, modelio, predict, robustness, vision
+from digits import calibrate, ensemble, predict
+from digits.calibration import digit_calibration
+from digits.models import model_files
+from digits.evaluation import robustness
+from digits.vision import mnist_style
 from helpers import PHOTOS, SMALL_CNN
 
 TINY_RUN = """data:
@@ -55,23 +59,23 @@ def sampled_labels(probabilities: np.ndarray, rng: np.random.Generator) -> np.nd
 def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with(true_temperature):
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 3, (20000, 10))
-    labels = sampled_labels(calibration.softmax(logits, true_temperature), rng)
-    assert calibration.fit_temperature(logits, labels) == pytest.approx(true_temperature,
+    labels = sampled_labels(digit_calibration.softmax(logits, true_temperature), rng)
+    assert digit_calibration.fit_temperature(logits, labels) == pytest.approx(true_temperature,
                                                                         rel=0.05)
 
 
 def test_an_ensembles_temperature_is_fitted_for_its_averaged_probabilities():
     rng = np.random.default_rng(2)
     members = rng.normal(0, 3, (2, 20000, 10))
-    labels = sampled_labels(calibration.probabilities(members, 1.7), rng)
-    assert calibration.fit_temperature(members, labels) == pytest.approx(1.7, rel=0.05)
+    labels = sampled_labels(digit_calibration.probabilities(members, 1.7), rng)
+    assert digit_calibration.fit_temperature(members, labels) == pytest.approx(1.7, rel=0.05)
 
 
 def test_expected_calibration_error_on_constructed_bins():
     # 10 readings at 0.95 of which 8 right, 10 at 0.55 of which 5 right: |0.8-0.95|/2 + |0.5-0.55|/2
     confidence = np.array([0.95] * 10 + [0.55] * 10)
     correct = np.array([1] * 8 + [0] * 2 + [1] * 5 + [0] * 5, float)
-    assert calibration.expected_calibration_error(confidence, correct) == pytest.approx(0.1)
+    assert digit_calibration.expected_calibration_error(confidence, correct) == pytest.approx(0.1)
 
 
 # --- the threshold ----------------------------------------------------------------------------
@@ -80,7 +84,7 @@ def test_the_cut_is_the_lowest_leaving_099_on_the_rest():
     correct = np.ones(1000, bool)
     correct[:40] = False  # the 40 least confident are wrong, and two confident ones
     correct[[500, 900]] = False
-    chosen = calibration.choose_threshold(confidence[::-1].copy(), correct[::-1].copy())
+    chosen = digit_calibration.choose_threshold(confidence[::-1].copy(), correct[::-1].copy())
     # Flagging k < 40 leaves 42 - k wrong among 1000 - k: 0.99 needs 42 - k <= 0.01 (1000 - k),
     # first true at k = 33.
     assert chosen["unsure_below"] == confidence[33]
@@ -90,14 +94,14 @@ def test_the_cut_is_the_lowest_leaving_099_on_the_rest():
 
 
 def test_nothing_is_flagged_when_every_reading_is_right():
-    chosen = calibration.choose_threshold(np.linspace(0.2, 1, 50), np.ones(50, bool))
+    chosen = digit_calibration.choose_threshold(np.linspace(0.2, 1, 50), np.ones(50, bool))
     assert chosen["unsure_below"] == 0.0 and chosen["flagged_share"] == 0.0
 
 
 def test_ties_are_flagged_together():
     confidence = np.array([0.5, 0.5, 0.5, 0.9] + [0.95] * 96)
     correct = np.array([0, 0, 1] + [1] * 97, bool)  # 0.98: the 0.5s must go, all three
-    chosen = calibration.choose_threshold(confidence, correct)
+    chosen = digit_calibration.choose_threshold(confidence, correct)
     assert chosen["unsure_below"] == 0.9 and chosen["flagged_share"] == pytest.approx(0.03)
 
 
@@ -106,7 +110,7 @@ def test_an_impossible_target_gives_the_best_cut_within_the_flag_budget_and_says
     correct = np.ones(1000, bool)
     correct[::5] = False  # 20 % wrong at every confidence: flagging cannot reach 0.99
     correct[:100] = False  # the least confident 10 % all wrong
-    chosen = calibration.choose_threshold(confidence, correct)
+    chosen = digit_calibration.choose_threshold(confidence, correct)
     assert not chosen["target_met"]
     assert chosen["flagged_share"] == pytest.approx(0.10)  # the whole budget, all wrong ones
     assert chosen["unsure_below"] == confidence[100]
@@ -115,10 +119,10 @@ def test_an_impossible_target_gives_the_best_cut_within_the_flag_budget_and_says
 
 # --- the calibrated model ---------------------------------------------------------------------
 def test_the_calibrated_model_gives_softmax_of_logits_over_t():
-    model = modelio.load(SMALL_CNN)
+    model = model_files.load(SMALL_CNN)
     images = random_images()
     expected = tempered(model.predict(images, verbose=0), 2.0)
-    calibrated = calibration.with_temperature(model, 2.0)
+    calibrated = digit_calibration.with_temperature(model, 2.0)
     np.testing.assert_allclose(calibrated.predict(images, verbose=0), expected, atol=2e-5)
     assert [type(layer).__name__ for layer in calibrated.layers[-3:]] == \
         ["Dense", "Rescaling", "Softmax"]
@@ -129,15 +133,15 @@ def test_a_calibrated_ensemble_averages_its_tempered_members():
     members = [tiny_mlp(1), tiny_mlp(2)]
     images = random_images()
     expected = np.mean([tempered(m.predict(images, verbose=0), 0.5) for m in members], axis=0)
-    calibrated = calibration.with_temperature(ensemble.build(members), 0.5)
+    calibrated = digit_calibration.with_temperature(ensemble.build(members), 0.5)
     np.testing.assert_allclose(calibrated.predict(images, verbose=0), expected, atol=2e-5)
-    assert modelio.is_ensemble(calibrated)  # still refused for fine-tuning
+    assert model_files.is_ensemble(calibrated)  # still refused for fine-tuning
 
 
 def test_a_calibrated_model_is_not_calibrated_again():
-    calibrated = calibration.with_temperature(modelio.load(SMALL_CNN), 2.0)
-    with pytest.raises(calibration.CalibrationError, match="calibrated already"):
-        calibration.with_temperature(calibrated, 2.0)
+    calibrated = digit_calibration.with_temperature(model_files.load(SMALL_CNN), 2.0)
+    with pytest.raises(digit_calibration.CalibrationError, match="calibrated already"):
+        digit_calibration.with_temperature(calibrated, 2.0)
 
 
 PLAIN_KERAS = """
@@ -150,11 +154,11 @@ np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
 
 
 def test_the_saved_model_loads_in_plain_keras_without_digits_or_optimizer(tmp_path):
-    model = modelio.load(SMALL_CNN)
+    model = model_files.load(SMALL_CNN)
     images = random_images()
     np.save(tmp_path / "images.npy", images)
     path = tmp_path / "model.keras"
-    calibration.with_temperature(model, 1.5).save(path)
+    digit_calibration.with_temperature(model, 1.5).save(path)
     subprocess.run([sys.executable, "-c", PLAIN_KERAS, str(path), str(tmp_path / "images.npy"),
                     str(tmp_path / "out.npy")], check=True, cwd=tmp_path, timeout=300)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
@@ -190,12 +194,12 @@ def test_calibrate_writes_the_model_metrics_and_command(tiny_run, tmp_path, caps
     assert str(tiny_run) in (out / "COMMAND.md").read_text()
     assert (out / ".hydra" / "config.yaml").read_text() == TINY_RUN  # the run's splits
     # the run's metrics.json records none: it was read through this code's reader
-    assert metrics["preprocessing_version"] == vision.PREPROCESSING_VERSION
+    assert metrics["preprocessing_version"] == mnist_style.PREPROCESSING_VERSION
     fit = metrics["calibration"]
     assert fit["suite_photos"] + fit["reader_views"] == fit["images"] > 100  # 60 digits, twice
     assert fit["nll_after"] <= fit["nll_before"]
     assert metrics["unsure_below"] == fit["unsure_below"]
-    original, calibrated = modelio.load(tiny_run), modelio.load(out)
+    original, calibrated = model_files.load(tiny_run), model_files.load(out)
     # the cut was chosen on every photo of the validation suite: the robustness suite's own
     # figures for the calibrated model at that cut are the ones calibrate reported
     suite = robustness.build_for(tiny_run, "validation", 20)
@@ -214,8 +218,8 @@ def test_calibrate_writes_the_model_metrics_and_command(tiny_run, tmp_path, caps
     # digits-predict takes the model's cut as its default
     metrics["unsure_below"] = 0.9999
     (out / "metrics.json").write_text(json.dumps(metrics))
-    assert calibration.unsure_below(out, 0.6) == 0.9999
-    assert calibration.unsure_below(tiny_run, 0.6) == 0.6
+    assert digit_calibration.unsure_below(out, 0.6) == 0.9999
+    assert digit_calibration.unsure_below(tiny_run, 0.6) == 0.6
     json_file = tmp_path / "readings.json"
     assert predict.main(["--model", str(out), str(PHOTOS / "Humor-Sans_4_0.jpg"),
                          "--json", str(json_file)]) == 0
@@ -243,21 +247,22 @@ def test_calibrate_refuses_a_folder_with_files_and_the_models_own_folder(tiny_ru
 def test_calibrate_refuses_a_calibrated_model_or_ensemble(members, tmp_path, capsys):
     folder = tmp_path / "done"
     folder.mkdir()
-    model = modelio.load(SMALL_CNN)
+    model = model_files.load(SMALL_CNN)
     model = ensemble.build([model, tiny_mlp(1)]) if members == 2 else model
-    calibration.with_temperature(model, 2.0).save(folder / "model.keras")
+    digit_calibration.with_temperature(model, 2.0).save(folder / "model.keras")
     assert calibrate.main(["--model", str(folder), "--output", str(tmp_path / "again")]) == 2
     assert "calibrated already" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
 
 
 def test_the_robustness_report_adds_the_photo_paths_calibration():
-    from digits import data, robustness
-    from digits.config import DataConfig
+    from digits.data import datasets
+    from digits.evaluation import robustness
+    from digits.config.schemas import DataConfig
 
-    splits = data.load(DataConfig(val_size=100, train_size=100, test_size=100), seed=0)
+    splits = datasets.load(DataConfig(val_size=100, train_size=100, test_size=100), seed=0)
     suite = robustness.build(splits.x_val[:30], splits.y_val[:30])
-    model = modelio.load(SMALL_CNN)
+    model = model_files.load(SMALL_CNN)
     fit = robustness.evaluate(model, suite, 0.95)["photo"]["calibration"]
 
     def recomputed(names):  # an unreadable photo is flagged: the reader gives no answer
@@ -289,8 +294,8 @@ def test_an_ensemble_is_calibrated_on_its_members_validation_split(tiny_run, tmp
     assert (out / ".hydra" / "config.yaml").read_text() == TINY_RUN  # the members' split
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["calibration"]["suite_photos"] <= 60  # the members' 60 validation digits
-    calibrated, images = modelio.load(out), random_images()
-    assert modelio.is_ensemble(calibrated)
-    expected = tempered(modelio.load(SMALL_CNN).predict(images, verbose=0),
+    calibrated, images = model_files.load(out), random_images()
+    assert model_files.is_ensemble(calibrated)
+    expected = tempered(model_files.load(SMALL_CNN).predict(images, verbose=0),
                         metrics["temperature"])  # both members are the small CNN
     np.testing.assert_allclose(calibrated.predict(images, verbose=0), expected, atol=2e-5)

@@ -17,9 +17,16 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from digits import (calibrate, calibration, data, modelio, number_calibration, number_reader,
-                    number_sets, numbers_data, sequence)
-from digits.config import data_config
+from digits import calibrate
+from digits.calibration import digit_calibration
+from digits.data import datasets
+from digits.models import model_files
+from digits.calibration import number_calibration
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.models import crnn
+from digits.config.schemas import data_config
 
 TINY_NUMBERS_RUN = """data:
   source: numbers
@@ -34,8 +41,8 @@ seed: 0
 """
 
 
-def readings(numbers: list[str], confidences) -> list[sequence.Reading]:
-    return [sequence.Reading(number, (confidence,) * len(number), float(confidence))
+def readings(numbers: list[str], confidences) -> list[crnn.Reading]:
+    return [crnn.Reading(number, (confidence,) * len(number), float(confidence))
             for number, confidence in zip(numbers, confidences)]
 
 
@@ -46,19 +53,19 @@ def test_lines_read_as_nothing_count_as_flagged_at_every_cut():
     confidence = np.concatenate([np.full(4, 0.99), np.arange(1, 97) / 100])
     correct = np.concatenate([np.zeros(4, bool), np.arange(96) >= 3])
     nothing = np.arange(100) < 4
-    chosen = calibration.choose_threshold(confidence, correct, always_flagged=nothing)
+    chosen = digit_calibration.choose_threshold(confidence, correct, always_flagged=nothing)
     assert chosen["unsure_below"] == 0.04
     assert chosen["flagged_share"] == pytest.approx(0.07)
     assert chosen["unflagged_accuracy"] == 1.0 and chosen["target_met"]
     # without the mask their high confidence would keep them: no cut within 10 % reaches 0.99
-    assert not calibration.choose_threshold(confidence, correct)["target_met"]
+    assert not digit_calibration.choose_threshold(confidence, correct)["target_met"]
 
 
 def test_too_many_lines_read_as_nothing_flag_nothing_more_and_miss_the_target():
     confidence = np.linspace(0.5, 1.0, 100)
     correct = np.arange(100) >= 20
     nothing = np.arange(100) < 15  # 15 % flagged before any cut: over the 10 % budget
-    chosen = calibration.choose_threshold(confidence, correct, always_flagged=nothing)
+    chosen = digit_calibration.choose_threshold(confidence, correct, always_flagged=nothing)
     assert not chosen["target_met"]
     assert chosen["unsure_below"] == 0.0 and chosen["flagged_share"] == pytest.approx(0.15)
     assert chosen["unflagged_accuracy"] == pytest.approx(80 / 85)
@@ -131,7 +138,7 @@ def test_calibrate_a_sequence_model_writes_its_cut_the_model_and_the_run_config(
     # the figures are those of the run's validation numbers read as digits-predict reads them
     lines, labels = number_calibration.validation_numbers(numbers_run)
     assert len(lines) == 24
-    read = number_reader.read(modelio.load(numbers_run), lines)
+    read = number_reader.read(model_files.load(numbers_run), lines)
     flagged = [number_reader.is_flagged(r, metrics["unsure_below"]) for r in read]
     assert fit["flagged_share"] == pytest.approx(np.mean(flagged))
     assert fit["exact_accuracy"] == np.mean([r.number == t for r, t in zip(read, labels)])
@@ -147,7 +154,7 @@ def test_calibrate_a_sequence_model_writes_its_cut_the_model_and_the_run_config(
                     str(tmp_path / "lines.npy"), str(tmp_path / "out.npy")],
                    check=True, cwd=tmp_path, timeout=300)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
-                               modelio.load(numbers_run).predict(images, verbose=0), atol=1e-6)
+                               model_files.load(numbers_run).predict(images, verbose=0), atol=1e-6)
     with zipfile.ZipFile(out / "model.keras") as archive, \
             archive.open("model.weights.h5") as file:
         names = []
@@ -188,9 +195,9 @@ def test_validation_numbers_of_another_seed_are_other_numbers_of_the_same_digits
     assert fixed[1] == again[1] and len(other[1]) == 12
     assert other[1] != fixed[1]
     run = OmegaConf.load(numbers_run / ".hydra" / "config.yaml")  # TINY_NUMBERS_RUN: seed 0
-    digits_of_run = numbers_data.split_arrays(
-        data.load(data_config(OmegaConf.to_container(run.data)), seed=run.seed), "validation")
-    assert other[1] == number_sets.fixed_set(*digits_of_run, 12, 77001)[1]
+    digits_of_run = composed.split_arrays(
+        datasets.load(data_config(OmegaConf.to_container(run.data)), seed=run.seed), "validation")
+    assert other[1] == fixed_sets.fixed_set(*digits_of_run, 12, 77001)[1]
 
 
 def test_the_lone_digit_estimate_is_the_one_digit_share_to_the_power_of_the_length():

@@ -10,7 +10,8 @@ from hydra import initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from digits import cli, evaluate, export, handwriting, modelio, predict, report
+from digits import cli, evaluate, export, handwriting, predict, report
+from digits.models import model_files
 from helpers import PHOTOS, SMALL_CNN, run_cli
 
 PARSERS = {"digits-predict": predict.build_parser, "digits-evaluate": evaluate.build_parser,
@@ -60,14 +61,14 @@ def test_a_usage_error_is_one_line_and_exit_2(prog, capsys):
 ])
 def test_no_model_is_exit_2_asking_for_model(prog, arguments, capsys, monkeypatch):
     # What happens while the package ships no model (tests/test_shipped_models.py: when it does).
-    monkeypatch.setattr(modelio, "default_model_path", lambda kind="digit": None)
+    monkeypatch.setattr(model_files, "default_model_path", lambda kind="digit": None)
     assert MAINS[prog](arguments) == cli.USAGE
     assert capsys.readouterr().err == (f"{prog}: no model given: add --model PATH (a run folder "
                                        "or a .keras file)\n")
 
 
 def test_the_shipped_model_is_used_when_there_is_one(monkeypatch):
-    monkeypatch.setattr(modelio, "default_model_path", lambda kind="digit": SMALL_CNN)
+    monkeypatch.setattr(model_files, "default_model_path", lambda kind="digit": SMALL_CNN)
     args = argparse.Namespace(model=None, deprecated_model=None)
     assert cli.model_path("digits-predict", args) == SMALL_CNN
     args.model = "elsewhere.keras"

@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from helpers import SMOKE, compose_train, run_cli, with_partner
-from digits.config import RENAMED_OPTIONS, ConfigError, Optimizer, renamed_option_warnings
-from digits.model_schemas import CnnConfig, MlpConfig
+from digits.config.schemas import RENAMED_OPTIONS, ConfigError, Optimizer, renamed_option_warnings
+from digits.config.models import CnnConfig, MlpConfig
 
 CONF = resources.files("digits.conf")
 
@@ -145,7 +145,7 @@ def test_experiments_set_only_what_their_groups_do_not(experiment):
 
 
 def test_steps_per_execution_default_is_the_schemas():
-    from digits.config import TrainerConfig
+    from digits.config.schemas import TrainerConfig
     assert compose_train().trainer.steps_per_execution == TrainerConfig().steps_per_execution == 8
 
 

@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import corruptions, mnist_c_corruptions, photo_corruptions
+from digits.synth import corruptions
+from digits.synth import mnist_c
+from digits.synth import photo_corruptions
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO_UNIT = 6.0
@@ -58,7 +60,7 @@ def test_marks_are_drawn_in_the_images_own_ink(name):
 
 def test_brightness_lifts_the_black_background_to_grey():
     brighter = corruptions.corrupt(raw_digit(), "brightness", np.random.default_rng(0))
-    assert brighter[0, 0] == round(255 * mnist_c_corruptions.BRIGHTNESS_ADD)
+    assert brighter[0, 0] == round(255 * mnist_c.BRIGHTNESS_ADD)
     assert brighter.max() == 255
 
 
@@ -83,7 +85,7 @@ def test_translate_moves_the_digit_by_its_fixed_distance_at_any_scale():
         centres = [np.array(cv2.moments(im)["m10"]) / cv2.moments(im)["m00"] for im in ink]
         rows = [cv2.moments(im)["m01"] / cv2.moments(im)["m00"] for im in ink]
         shift = np.hypot(centres[1] - centres[0], rows[1] - rows[0]) / unit
-        assert abs(shift - mnist_c_corruptions.TRANSLATE_SHIFT) < 0.5
+        assert abs(shift - mnist_c.TRANSLATE_SHIFT) < 0.5
 
 
 def test_stroke_corruptions_thin_thicken_and_hollow_the_strokes():

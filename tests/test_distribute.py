@@ -8,10 +8,11 @@ import keras
 import pytest
 import tensorflow as tf
 
-from digits import distribute, models
-from digits.config import ConfigError
-from digits.model_schemas import MlpConfig
-from digits.processes import one_process_and_two_workers, result, start, two_workers
+from digits.training import distribute
+from digits.models import classifiers
+from digits.config.schemas import ConfigError
+from digits.config.models import MlpConfig
+from digits.training.processes import one_process_and_two_workers, result, start, two_workers
 from helpers import SMOKE, compose_train
 
 
@@ -37,7 +38,7 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
 
 
 def test_one_replica_keeps_keras_own_batch_norm():
-    model = models.build(MlpConfig())
+    model = classifiers.build(MlpConfig())
     distribute.synchronise_batch_norm(model, tf.distribute.get_strategy())
     assert not any(getattr(layer, "synchronized", False) for layer in model.layers)
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from helpers import compose_train, with_partner
 
-from digits import config
+from digits.config import schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -252,7 +252,7 @@ def renamed_in_docs() -> dict[str, dict[str, str]]:
 
 
 def test_every_option_in_conf_has_its_section_and_renames_are_listed():
-    renamed = getattr(config, "RENAMED_OPTIONS", {})
+    renamed = getattr(schemas, "RENAMED_OPTIONS", {})
     assert renamed_in_docs() == {group: dict(names) for group, names in renamed.items() if names}
     documented = set(reference())
     text = REFERENCE.read_text()

@@ -11,9 +11,13 @@ import keras
 import numpy as np
 import pytest
 
-from digits import ensemble, modelio, sequence, trainer, vision
-from digits.config import TrainerConfig
-from digits.model_schemas import CrnnConfig
+from digits import ensemble
+from digits.models import model_files
+from digits.models import crnn
+from digits.training import trainer
+from digits.vision import mnist_style
+from digits.config.schemas import TrainerConfig
+from digits.config.models import CrnnConfig
 from helpers import SMALL_CNN, run_cli
 
 TINY_DATA = """data:
@@ -45,12 +49,12 @@ def tiny_mlp(seed: int) -> keras.Model:
 
 
 def test_ensemble_outputs_the_mean_of_its_members_probabilities():
-    members = [tiny_mlp(1), tiny_mlp(2), modelio.load(SMALL_CNN)]
+    members = [tiny_mlp(1), tiny_mlp(2), model_files.load(SMALL_CNN)]
     images = np.random.default_rng(0).uniform(0, 1, (16, 28, 28, 1)).astype("float32")
     expected = np.mean([member.predict(images, verbose=0) for member in members], axis=0)
     model = ensemble.build(members)
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
-    assert modelio.is_ensemble(model) and not modelio.is_ensemble(members[0])
+    assert model_files.is_ensemble(model) and not model_files.is_ensemble(members[0])
 
 
 def test_ensemble_refuses_members_with_different_inputs():
@@ -106,14 +110,14 @@ def test_cli_refuses_one_member_and_a_non_empty_output(member_runs, tmp_path):
 def test_fine_tuning_an_ensemble_is_refused_with_a_clear_message(tmp_path):
     path = tmp_path / "ensemble.keras"
     ensemble.build([tiny_mlp(1), tiny_mlp(2)]).save(path)
-    with pytest.raises(modelio.ModelLoadError, match="is an ensemble"):
+    with pytest.raises(model_files.ModelLoadError, match="is an ensemble"):
         trainer.starting_model(TrainerConfig(init_from=str(path)), build=lambda: tiny_mlp(3))
 
 
 # --- whole-number readers (model=crnn) ---------------------------------------------------------
 def tiny_crnn(seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    return sequence.crnn(CrnnConfig(filters=[4, 8], units=8))
+    return crnn.crnn(CrnnConfig(filters=[4, 8], units=8))
 
 
 def test_a_whole_number_ensemble_averages_every_steps_distribution():
@@ -122,7 +126,7 @@ def test_a_whole_number_ensemble_averages_every_steps_distribution():
     expected = np.mean([member.predict(lines, verbose=0) for member in members], axis=0)
     model = ensemble.build(members)
     np.testing.assert_allclose(model.predict(lines, verbose=0), expected, atol=1e-6)
-    assert sequence.is_sequence_model(model) and expected.shape == (3, 96 // 4, 11)
+    assert crnn.is_sequence_model(model) and expected.shape == (3, 96 // 4, 11)
 
 
 @pytest.fixture
@@ -137,7 +141,7 @@ def number_runs(tmp_path):
         (run / ".hydra").mkdir(parents=True)
         tiny_crnn(seed).save(run / "model.keras")
         (run / ".hydra" / "config.yaml").write_text(run_config)
-        (run / "metrics.json").write_text(json.dumps({"line_version": vision.LINE_VERSION}))
+        (run / "metrics.json").write_text(json.dumps({"line_version": mnist_style.LINE_VERSION}))
         runs.append(run)
     return runs
 
@@ -150,16 +154,16 @@ def test_cli_ensembles_whole_number_readers_measured_on_their_runs_numbers(numbe
     assert result.returncode == 0, result.stderr
     assert "ensemble val exact" in result.stdout
     metrics = json.loads((output / "metrics.json").read_text())
-    assert metrics["line_version"] == vision.LINE_VERSION
+    assert metrics["line_version"] == mnist_style.LINE_VERSION
     # the run's data and seed come along, so calibrate and evaluate draw the members' numbers
     assert (output / ".hydra" / "config.yaml").read_text() == TINY_NUMBERS
     sets = ensemble.fixed_numbers(*ensemble.run_data(number_runs[0]))
     assert [len(sets["val"][1]), len(sets["test"][1])] == [6, 8]
-    saved = modelio.load(output)
+    saved = model_files.load(output)
     assert {k: metrics[k] for k in ensemble.number_accuracies(saved, sets)} == \
         ensemble.number_accuracies(saved, sets)
     for run, member in zip(number_runs, metrics["members"]):
-        assert member["test_cer"] == ensemble.number_accuracies(modelio.load(run),
+        assert member["test_cer"] == ensemble.number_accuracies(model_files.load(run),
                                                                 sets)["test_cer"]
 
 

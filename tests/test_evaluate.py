@@ -6,7 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from digits import calibration, data, evaluate, modelio
+from digits import evaluate
+from digits.calibration import digit_calibration
+from digits.data import datasets
+from digits.models import model_files
 from helpers import SMOKE, run_cli, scores
 
 
@@ -51,12 +54,12 @@ def test_metrics_from_a_known_confusion():
 def test_expected_calibration_error():
     confidence = np.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
     correct = np.array([1, 1, 1, 0, 1, 0], dtype=float)
-    ece, accuracy, mean_confidence, count = calibration.reliability_bins(confidence, correct,
+    ece, accuracy, mean_confidence, count = digit_calibration.reliability_bins(confidence, correct,
                                                                          bins=10)
     # bin 0.9-1.0: accuracy 0.75 vs 0.95; bin 0.5-0.6: 0.5 vs 0.55
     assert ece == pytest.approx(4 / 6 * 0.2 + 2 / 6 * 0.05)
     assert count.sum() == 6 and accuracy[9] == 0.75
-    assert calibration.reliability_bins(np.ones(4), np.ones(4))[0] == 0.0
+    assert digit_calibration.reliability_bins(np.ones(4), np.ones(4))[0] == 0.0
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip", None])
@@ -82,7 +85,7 @@ def test_a_lambda_model_is_refused_by_evaluate_and_its_code_never_runs(tmp_path)
 
 
 def test_a_run_without_mistakes_still_gets_its_figures(tmp_path):
-    from digits import plots
+    from digits.evaluation import plots
 
     figure = plots.image_grid(np.zeros((0, 28, 28)), [], title="most confident mistakes")
     plots.save(figure, tmp_path / "errors.png")
@@ -97,7 +100,7 @@ def files_of(folder):
 @pytest.fixture(scope="module")
 def other_npz(tmp_path_factory):
     """300 MNIST test images (and a few training ones) in a .npz of their own."""
-    arrays = data.read_npz(data.BUNDLED_MNIST)
+    arrays = datasets.read_npz(datasets.BUNDLED_MNIST)
     path = tmp_path_factory.mktemp("other") / "other.npz"
     np.savez(path, x_train=arrays["x_train"][:100], y_train=arrays["y_train"][:100],
              x_test=arrays["x_test"][-300:], y_test=arrays["y_test"][-300:])
@@ -118,7 +121,7 @@ def test_evaluate_on_an_npz_writes_its_own_folder_and_leaves_the_runs_evaluation
     saved = json.loads((folder / "evaluation.json").read_text())
     assert saved["images"] == 300 and saved["data"] == str(other_npz.resolve())
     arrays = np.load(other_npz)
-    expected = scores(modelio.load(trained_run), arrays["x_test"], arrays["y_test"])
+    expected = scores(model_files.load(trained_run), arrays["x_test"], arrays["y_test"])
     assert saved["test_accuracy"] == pytest.approx(expected["accuracy"], abs=1e-9)
     assert saved["inverted_test_accuracy"] == pytest.approx(expected["inverted_accuracy"],
                                                             abs=1e-9)

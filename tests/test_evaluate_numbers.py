@@ -7,10 +7,15 @@ import shutil
 import numpy as np
 import pytest
 
-from digits import (cli, data, evaluate, evaluate_numbers, modelio, number_reader, number_sets,
-                    numbers_data)
-from digits.config import DataConfig
-from digits.sequence import Reading
+from digits import cli, evaluate
+from digits.data import datasets
+from digits.evaluation import evaluate_numbers
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.config.schemas import DataConfig
+from digits.models.crnn import Reading
 from helpers import run_cli
 
 TEST_COUNT = 24  # three numbers of each length
@@ -47,9 +52,9 @@ def test_summary_on_known_readings():
 def test_cli_measures_the_runs_fixed_test_numbers(crnn_run, capsys):
     assert evaluate.main(["--model", str(crnn_run)]) == cli.OK
     saved = json.loads((crnn_run / "evaluation.json").read_text())
-    x, y = numbers_data.split_arrays(data.load(DataConfig(), seed=0), "test")
-    lines, labels, metadata = number_sets.fixed_set(x, y, TEST_COUNT)
-    readings = number_reader.read(modelio.load(crnn_run), lines)
+    x, y = composed.split_arrays(datasets.load(DataConfig(), seed=0), "test")
+    lines, labels, metadata = fixed_sets.fixed_set(x, y, TEST_COUNT)
+    readings = number_reader.read(model_files.load(crnn_run), lines)
     predicted = [r.number for r in readings]
     assert saved["numbers"] == TEST_COUNT
     assert saved["errors"] == sum(p != t for p, t in zip(predicted, labels))

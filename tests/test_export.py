@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from digits import export, modelio, numbers_data, sequence
+from digits import export
+from digits.models import model_files
+from digits.data.numbers import composed
+from digits.models import crnn
 from helpers import SMALL_CNN as MODEL, run_cli
 
 
@@ -22,14 +25,14 @@ def test_tflite_export_agrees_with_keras(run_dir, int8):
     assert output.name == ("model_int8.tflite" if int8 else "model.tflite")
     assert share >= (0.99 if int8 else 0.999)
     images, _ = export.test_images(50)
-    keras_probabilities = modelio.load(run_dir).predict(images, verbose=0)
+    keras_probabilities = model_files.load(run_dir).predict(images, verbose=0)
     tflite_probabilities = export.tflite_predict(output.read_bytes(), images)
     np.testing.assert_allclose(tflite_probabilities, keras_probabilities,
                                atol=0.1 if int8 else 1e-4)
 
 
 def test_int8_export_is_smaller(run_dir):
-    model = modelio.load(run_dir)
+    model = model_files.load(run_dir)
     _, representative = export.test_images(50)
     int8, plain = (len(export.tflite_bytes(model, int8, representative)) for int8 in (True, False))
     assert int8 < 0.4 * plain
@@ -90,7 +93,7 @@ def test_an_existing_tflite_file_is_replaced_only_with_overwrite(run_dir, tmp_pa
     assert replaced.returncode == 0, replaced.stderr[-2000:]
     images, _ = export.test_images(20)
     np.testing.assert_allclose(export.tflite_predict(output.read_bytes(), images),
-                               modelio.load(run_dir).predict(images, verbose=0), atol=1e-4)
+                               model_files.load(run_dir).predict(images, verbose=0), atol=1e-4)
     assert [p.name for p in tmp_path.iterdir()] == ["digits.tflite"]  # no temporary left
 
 
@@ -136,7 +139,7 @@ def test_a_sequence_models_savedmodel_takes_lines_of_any_width(crnn_run, tmp_pat
                         str(output)]) == 0
     assert "agreement with the Keras model: 100.00% of 200 synthetic test numbers" in \
         capsys.readouterr().out
-    loaded, model = tf.saved_model.load(str(output)), modelio.load(crnn_run)
+    loaded, model = tf.saved_model.load(str(output)), model_files.load(crnn_run)
     for width in (64, 256):
         lines = np.random.default_rng(width).random((2, 32, width, 1)).astype(np.float32)
         got = loaded.serve(tf.constant(lines)).numpy()
@@ -152,12 +155,12 @@ def test_a_sequence_models_tflite_reads_one_line_of_the_documented_width(crnn_ru
     interpreter = tf.lite.Interpreter(model_content=content)
     assert list(interpreter.get_input_details()[0]["shape"]) == [1, 32,
                                                                  export.TFLITE_LINE_WIDTH, 1]
-    lines = numbers_data.pad_lines(export.test_numbers(3), export.TFLITE_LINE_WIDTH)
-    expected = modelio.load(crnn_run).predict(lines, verbose=0)
+    lines = composed.pad_lines(export.test_numbers(3), export.TFLITE_LINE_WIDTH)
+    expected = model_files.load(crnn_run).predict(lines, verbose=0)
     got = export.tflite_predict(content, lines)  # one line at a time
     np.testing.assert_allclose(got, expected, atol=1e-4)
-    assert [r.number for r in sequence.decode(got)] == [r.number for r in
-                                                         sequence.decode(expected)]
+    assert [r.number for r in crnn.decode(got)] == [r.number for r in
+                                                         crnn.decode(expected)]
 
 
 def test_int8_is_refused_for_a_sequence_model(crnn_run, capsys):

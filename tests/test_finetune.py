@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_CNN, compose_train, run_cli, scores
-from digits import data, handwriting, modelio, train, vision
-from digits.config import ConfigError, FolderDataConfig
+from digits import handwriting, train
+from digits.data import datasets
+from digits.models import model_files
+from digits.vision import mnist_style
+from digits.config.schemas import ConfigError, FolderDataConfig
 
 HAND = 3  # a serif italic hand: its footed "1" is read as "2" by MNIST models
 
@@ -37,17 +40,17 @@ def test_handwriting_writes_a_repeatable_labelled_folder(photos, tmp_path):
 
 
 def test_folder_is_read_like_predict_and_split_stratified_and_seeded(photos):
-    x, y = data.read_folder(photos)
+    x, y = datasets.read_folder(photos)
     assert x.shape == (60, 28, 28) and x.dtype == np.uint8
     assert np.bincount(y, minlength=10).tolist() == [6] * 10
     first = sorted((photos / "0").iterdir())[0]
-    np.testing.assert_array_equal(x[0], vision.to_mnist(cv2.imread(str(first))))
+    np.testing.assert_array_equal(x[0], mnist_style.to_mnist(cv2.imread(str(first))))
 
     cfg = FolderDataConfig(path=str(photos), val_fraction=0.17, test_fraction=0.5)
-    splits = data.load(cfg, seed=1)
+    splits = datasets.load(cfg, seed=1)
     for labels, per_class in ((splits.y_train, 2), (splits.y_val, 1), (splits.y_test, 3)):
         assert np.bincount(labels, minlength=10).tolist() == [per_class] * 10
-    again, other = data.load(cfg, seed=1), data.load(cfg, seed=2)
+    again, other = datasets.load(cfg, seed=1), datasets.load(cfg, seed=2)
     np.testing.assert_array_equal(again.x_test, splits.x_test)
     assert not np.array_equal(other.x_test, splits.x_test)
 
@@ -60,21 +63,21 @@ def test_bad_photos_are_skipped_and_named_bad_folders_refused(photos, tmp_path, 
     (tmp_path / "3" / "broken.jpg").write_bytes(b"not a jpeg")
     cv2.imwrite(str(tmp_path / "4" / "blank.png"), np.full((100, 100), 255, np.uint8))
     with caplog.at_level(logging.WARNING):
-        x, y = data.read_folder(tmp_path)
+        x, y = datasets.read_folder(tmp_path)
     assert len(x) == 30
     assert "skipped 2 of 32 photos" in caplog.text
     assert "broken.jpg" in caplog.text and "blank.png" in caplog.text
 
-    with pytest.raises(data.DataError, match="not a folder"):
-        data.read_folder(tmp_path / "missing")
+    with pytest.raises(datasets.DataError, match="not a folder"):
+        datasets.read_folder(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(data.DataError, match="sub-folders 0 .. 9"):
-        data.read_folder(tmp_path / "empty")
+    with pytest.raises(datasets.DataError, match="sub-folders 0 .. 9"):
+        datasets.read_folder(tmp_path / "empty")
     (tmp_path / "few" / "7").mkdir(parents=True)
     for source in sorted((photos / "7").iterdir())[:2]:
         (tmp_path / "few" / "7" / source.name).write_bytes(source.read_bytes())
-    with pytest.raises(data.DataError, match="too few"):
-        data.load(FolderDataConfig(path=str(tmp_path / "few"), val_fraction=0.1,
+    with pytest.raises(datasets.DataError, match="too few"):
+        datasets.load(FolderDataConfig(path=str(tmp_path / "few"), val_fraction=0.1,
                                    test_fraction=0.1), seed=0)
 
 
@@ -97,9 +100,9 @@ def finetune(photos: Path, run_dir: Path, *overrides: str) -> dict:
 
 def test_finetuning_starts_from_the_given_model_and_reports_before_and_after(photos, tmp_path):
     metrics = finetune(photos, tmp_path)
-    splits = data.load(FolderDataConfig(path=str(photos), val_fraction=0.17, test_fraction=0.5),
+    splits = datasets.load(FolderDataConfig(path=str(photos), val_fraction=0.17, test_fraction=0.5),
                        seed=42)
-    start, tuned = modelio.load(SMALL_CNN), modelio.load(tmp_path / "model.keras")
+    start, tuned = model_files.load(SMALL_CNN), model_files.load(tmp_path / "model.keras")
     before = scores(start, splits.x_test, splits.y_test)["accuracy"]
     assert metrics["initial_test_accuracy"] == pytest.approx(before, abs=1e-6)
     after = scores(tuned, splits.x_test, splits.y_test)
@@ -112,7 +115,7 @@ def test_finetuning_starts_from_the_given_model_and_reports_before_and_after(pho
 
 def test_frozen_features_keep_every_weight_but_the_classifiers(photos, tmp_path):
     finetune(photos, tmp_path, "trainer.freeze_features=true")
-    start, tuned = modelio.load(SMALL_CNN), modelio.load(tmp_path / "model.keras")
+    start, tuned = model_files.load(SMALL_CNN), model_files.load(tmp_path / "model.keras")
     for old, new in zip(start.layers[:-1], tuned.layers[:-1]):
         for old_weight, new_weight in zip(old.get_weights(), new.get_weights()):
             np.testing.assert_array_equal(old_weight, new_weight)

@@ -1,5 +1,5 @@
 """digits-handwriting --numbers (issue 14): photos of whole numbers in one hand, the number in
-each file name (digits.hand_numbers)."""
+each file name (digits.synth.hand_numbers)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import hand_numbers, handwriting, hands
-from digits.numbers_data import SPACINGS
+from digits import handwriting
+from digits.synth import hand_numbers
+from digits.synth import hands
+from digits.data.numbers.composed import SPACINGS
 from helpers import usage_error
 
 

@@ -1,4 +1,4 @@
-"""Hands 0-19 (digits.hands): legacy looks kept, new hands vary more, hands 12-19 kept apart."""
+"""Hands 0-19 (digits.synth.hands): legacy looks kept, new hands vary more, hands 12-19 kept apart."""
 
 import dataclasses
 import hashlib
@@ -6,7 +6,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from digits import hands, handwriting, vision
+from digits import handwriting
+from digits.synth import hands
+from digits.vision import mnist_style
 
 # sha256 of photo(digit, make_hand(hand), default_rng(0)).tobytes(), computed with the code before
 # hands 6-19 were added: hands 0-5 must keep their exact look.
@@ -80,5 +82,5 @@ def test_every_hand_photographs_a_digit_the_reader_finds():
     for index in range(hands.HANDS):
         hand, rng = hands.make_hand(index), np.random.default_rng(1000 + index)
         for digit in (1, 4, 8):
-            box = vision.to_mnist(hands.photo(digit, hand, rng))
+            box = mnist_style.to_mnist(hands.photo(digit, hand, rng))
             assert box.shape == (28, 28) and box.max() > 200

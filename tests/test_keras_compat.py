@@ -1,4 +1,4 @@
-"""One test per Keras work-around in digits/keras_compat.py. Each FAILS when Keras fixes the bug
+"""One test per Keras work-around in digits/utils/keras_compat.py. Each FAILS when Keras fixes the bug
 (or changes the internal) it works around: then drop or re-check the work-around and move
 KERAS_CHECKED (and pyproject.toml's keras bound) on."""
 
@@ -17,9 +17,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from digits import augment, keras_compat
-from digits.processes import free_ports
-from digits.config import AugmentationConfig
+from digits.data import augment
+from digits.utils import keras_compat
+from digits.training.processes import free_ports
+from digits.config.schemas import AugmentationConfig
 
 ROOT = Path(__file__).parent.parent
 
@@ -120,7 +121,7 @@ import numpy as np, tensorflow as tf
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 import keras
 if sys.argv[1] == "patched":
-    from digits import keras_compat
+    from digits.utils import keras_compat
     keras_compat.fix_multi_worker_fit()
 with strategy.scope():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
@@ -161,7 +162,7 @@ def test_keras_fit_still_fails_under_multi_worker_and_the_patch_fixes_it():
 
 
 def test_commands_that_only_load_models_never_import_keras_compat():
-    result = child("import sys, digits.modelio, digits.pipeline, digits.evaluate; "
-                   "print('digits.keras_compat' in sys.modules)")
+    result = child("import sys, digits.models.model_files, digits.data.pipeline, digits.evaluate; "
+                   "print('digits.utils.keras_compat' in sys.modules)")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"

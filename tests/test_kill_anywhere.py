@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from digits.atomic import TEMPORARY_PREFIX
+from digits.utils.atomic import TEMPORARY_PREFIX
 
 # Tiny data, several short epochs; augmentation and dropout on, so random draws must repeat;
 # early stopping restores the best epoch's weights, so its counters must survive a resume.

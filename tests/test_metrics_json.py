@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from helpers import compose_train
-from digits import data, evaluate, modelio, train, trainer
+from digits import evaluate, train
+from digits.data import datasets
+from digits.models import model_files
+from digits.training import trainer
 
 TINY = ["data.train_size=400", "data.val_size=200", "data.test_size=100", "trainer.epochs=3",
         "trainer.verbose=0", "trainer.batch_size=32", "model.hidden_units=[16]"]
@@ -42,7 +45,7 @@ def saved(run_dir):
 
 def validation_accuracy_of_the_saved_model(run_dir, cfg) -> float:
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
-    splits = data.load(cfg.data, cfg.seed)
+    splits = datasets.load(cfg.data, cfg.seed)
     predicted = evaluate.predict_probabilities(model, splits.x_val).argmax(axis=1)
     return float((predicted == splits.y_val).mean())
 
@@ -74,7 +77,7 @@ def test_ema_keeps_the_average_whose_accuracy_was_never_logged_in_training(runs)
     assert metrics["weights"] == "moving_average" and metrics["weights_epoch"] == 2
     assert "best_epoch" not in metrics
     # Measured afresh: the average is not the last epoch's weights that history.csv validated.
-    model = modelio.load(runs["ema"][0])
+    model = model_files.load(runs["ema"][0])
     assert model.optimizer.use_ema
 
 

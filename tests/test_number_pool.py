@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from helpers import compose_train
-from digits import number_pool, numbers_data, train_numbers
-from digits.config import ConfigError
+from digits.data.numbers import number_pool
+from digits.data.numbers import composed
+from digits.training import train_numbers
+from digits.config.schemas import ConfigError
 
 LENGTHS = (1, 4)
 
@@ -33,7 +35,7 @@ def test_the_pool_holds_training_examples_and_is_read_back_from_the_cache(digits
     pool = number_pool.load(x, y, 12, 5, 0.5, LENGTHS, 0.0)
     assert len(pool.labels) == 12 and len(list(cache.glob("train-numbers-*.npz"))) == 1
     for index in (0, 7, 11):
-        line, number = numbers_data.training_example(x, y, 5, number_pool.POOL_EPOCH, index,
+        line, number = composed.training_example(x, y, 5, number_pool.POOL_EPOCH, index,
                                                      0.5, LENGTHS)
         np.testing.assert_array_equal(pool.line(index), line)
         assert pool.labels["label"][index] == number.label
@@ -62,7 +64,7 @@ def test_a_pool_batch_keeps_its_lengths_scales_widths_and_repeats_by_key(digits_
     pool = number_pool.load(x, y, 40, 5, 0.0, LENGTHS, 0.0)
     inputs, targets, labels = number_pool.batch(pool, 3, 1, 2, 16, (3, 4), 4, (0.5, 0.5))
     assert {len(label) for label in labels} <= {3, 4} and len(labels) == 16
-    np.testing.assert_array_equal(targets, numbers_data.encode(labels))
+    np.testing.assert_array_equal(targets, composed.encode(labels))
     widest = max(pool.labels["width"][pool.lengths >= 3])
     assert inputs.shape[2] <= -(-round(widest * 0.5) // 32) * 32  # every line halved in width
     again, _, same_labels = number_pool.batch(pool, 3, 1, 2, 16, (3, 4), 4, (0.5, 0.5))

@@ -1,13 +1,15 @@
 import numpy as np
 import pytest
 
-from digits import augment, data, pipeline
-from digits.config import AugmentationConfig, DataConfig
+from digits.data import augment
+from digits.data import datasets
+from digits.data import pipeline
+from digits.config.schemas import AugmentationConfig, DataConfig
 
 
 @pytest.fixture(scope="module")
 def splits():
-    return data.load(DataConfig(val_size=100, train_size=200, test_size=50), seed=0)
+    return datasets.load(DataConfig(val_size=100, train_size=200, test_size=50), seed=0)
 
 
 def test_evaluation_batches_are_normalised_and_shaped(splits):

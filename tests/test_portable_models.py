@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 from helpers import compose_train
-from digits import data, losses, modelio, models, pipeline, train
-from digits.model_schemas import MlpConfig
+from digits import train
+from digits.data import datasets
+from digits.models import losses
+from digits.models import model_files
+from digits.models import classifiers
+from digits.data import pipeline
+from digits.config.models import MlpConfig
 
 TINY = ["data.train_size=200", "data.val_size=100", "data.test_size=100", "trainer.epochs=1",
         "trainer.verbose=0", "trainer.batch_size=50"]
@@ -40,7 +45,7 @@ def runs_to_make() -> dict[str, list[str]]:
     """One tiny run per architecture, plus label smoothing (experiment=fast), EMA and mixed
     precision; init_from is made from the mlp run in the fixture."""
     runs = {name: [f"model={name}", *SMALL_LAYERS.get(name, CONVOLUTIONAL)]
-            for name in sorted(models.BUILDERS)}
+            for name in sorted(classifiers.BUILDERS)}
     runs["fast_label_smoothing"] = ["experiment=fast", *CONVOLUTIONAL]
     runs["ema"] = ["model=mlp", *SMALL_LAYERS["mlp"], "trainer.ema_momentum=0.9",
                    "trainer.early_stopping.enabled=false", "trainer.label_smoothing=0.1"]
@@ -84,7 +89,7 @@ def test_every_saved_model_loads_in_plain_keras_without_digits(run_folders, tmp_
     child = plain_keras_predictions(tmp_path, images, files)
     assert child["digits_imported"] is False
     for file in files:
-        expected = modelio.load(file).predict(images, verbose=0)
+        expected = model_files.load(file).predict(images, verbose=0)
         np.testing.assert_allclose(np.asarray(child["predictions"][str(file)]), expected,
                                    rtol=1e-5, atol=1e-6)
 
@@ -98,7 +103,7 @@ def test_label_smoothing_uses_keras_own_loss_loads_without_digits_and_logs_true_
     assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
     assert model.loss.get_config()["label_smoothing"] == 0.1
     # One-hot targets: the "accuracy" Keras logged is the last epoch's true validation accuracy.
-    splits = data.load(cfg.data, cfg.seed)
+    splits = datasets.load(cfg.data, cfg.seed)
     predicted = model.predict(pipeline.normalise(splits.x_val), verbose=0).argmax(axis=1)
     history = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True)
     assert history["val_accuracy"][-1] == pytest.approx((predicted == splits.y_val).mean(),
@@ -112,12 +117,12 @@ def test_label_smoothing_uses_keras_own_loss_loads_without_digits_and_logs_true_
 
 
 def test_a_model_saved_with_the_old_loss_loads_in_digits_but_not_in_plain_keras(tmp_path):
-    model = models.build(MlpConfig(hidden_units=[8]))
+    model = classifiers.build(MlpConfig(hidden_units=[8]))
     model.compile(optimizer="adam", loss=losses.SparseSmoothedCrossentropy(0.1),
                   metrics=["accuracy"])
     model.fit(np.zeros((4, 28, 28, 1), np.float32), np.arange(4), epochs=1, verbose=0)
     model.save(tmp_path / "model.keras")
-    loaded = modelio.load(tmp_path)
+    loaded = model_files.load(tmp_path)
     assert isinstance(loaded.loss, losses.SparseSmoothedCrossentropy)
     assert loaded.loss.label_smoothing == 0.1
     # Why the class is still registered: without digits such a file cannot be read at all.

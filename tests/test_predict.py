@@ -6,13 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import modelio, predict
+from digits import predict
+from digits.models import model_files
 from helpers import PHOTOS, SMALL_CNN as MODEL, drawn_digit, labelled_photos, run_cli
 
 
 @pytest.fixture(scope="module")
 def model():
-    return modelio.load(MODEL)
+    return model_files.load(MODEL)
 
 
 def test_api_reads_single_digit_photos(model):

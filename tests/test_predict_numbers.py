@@ -9,8 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from digits import cli, modelio, number_reader, numbers_data, predict, sequence, vision
-from digits.photos import decode
+from digits import cli, predict
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.data.numbers import composed
+from digits.models import crnn
+from digits.vision import mnist_style
+from digits.vision.image_files import decode
 from helpers import PHOTOS, SMALL_CNN
 
 NUMBER_PHOTOS = [PHOTOS / "number_001.jpg", PHOTOS / "number_003.jpg"]
@@ -18,7 +23,7 @@ NUMBER_PHOTOS = [PHOTOS / "number_001.jpg", PHOTOS / "number_003.jpg"]
 
 @pytest.fixture(scope="module")
 def crnn(tiny_crnn):
-    return modelio.load(tiny_crnn)
+    return model_files.load(tiny_crnn)
 
 
 @pytest.fixture
@@ -30,10 +35,10 @@ def crnn_run(tiny_crnn, tmp_path):
     return folder
 
 
-def own_reading(model, image) -> sequence.Reading:
+def own_reading(model, image) -> crnn.Reading:
     """What the model's own output on the photo's line, in its two views, decodes to."""
-    views = number_reader.views(vision.to_line(image))
-    return sequence.likeliest(model.predict(numbers_data.pad_lines(views), verbose=0))
+    views = number_reader.views(mnist_style.to_line(image))
+    return crnn.likeliest(model.predict(composed.pad_lines(views), verbose=0))
 
 
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
@@ -47,11 +52,11 @@ def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
     assert [d["digit"] for d in reading.digits] == [int(c) for c in expected.number]
     assert [d["confidence"] for d in reading.digits] == pytest.approx(
         list(expected.digit_confidences), rel=1e-4)
-    assert reading.image.shape == vision.to_line(image).shape  # the line, not 28x28 boxes
+    assert reading.image.shape == mnist_style.to_line(image).shape  # the line, not 28x28 boxes
 
 
 def test_a_digit_model_still_reads_numbers_by_components():
-    reading = predict.read_number(modelio.load(SMALL_CNN), cv2.imread(str(NUMBER_PHOTOS[1])))
+    reading = predict.read_number(model_files.load(SMALL_CNN), cv2.imread(str(NUMBER_PHOTOS[1])))
     assert reading.reader == "components" and reading.number == "552753"
     assert reading.image.shape == (28, 28 * 6)
 
@@ -65,7 +70,7 @@ def test_the_whole_number_confidence_decides_the_flag(crnn):
     assert flagged.number == trusted.number  # flagged, not changed
     # untrained: every reading is far under the default threshold
     assert predict.read_number(crnn, image).low_confidence
-    empty = sequence.Reading("", (), 0.99)  # ink, but no digit read: never trusted
+    empty = crnn.Reading("", (), 0.99)  # ink, but no digit read: never trusted
     assert number_reader.is_flagged(empty, 0.5)
 
 
@@ -120,44 +125,44 @@ def test_cli_refuses_a_sequence_model_without_number(crnn_run, capsys):
 
 def test_number_without_model_uses_the_shipped_number_reader(tiny_crnn, monkeypatch, capsys):
     asked = []
-    monkeypatch.setattr(modelio, "default_model_path",
+    monkeypatch.setattr(model_files, "default_model_path",
                         lambda kind="digit": asked.append(kind) or tiny_crnn)
     assert predict.main(["--number", str(NUMBER_PHOTOS[0])]) == cli.OK
     assert asked and set(asked) == {"number"}
     printed = capsys.readouterr().out
-    assert own_reading(modelio.load(tiny_crnn), decode(NUMBER_PHOTOS[0])).number in printed
+    assert own_reading(model_files.load(tiny_crnn), decode(NUMBER_PHOTOS[0])).number in printed
 
 
 def test_number_without_model_and_no_number_reader_shipped_cuts_with_the_digit_reader(
         monkeypatch, tmp_path):
     asked = []
-    monkeypatch.setattr(modelio, "default_model_path", lambda kind="digit": asked.append(kind)
+    monkeypatch.setattr(model_files, "default_model_path", lambda kind="digit": asked.append(kind)
                         or (SMALL_CNN if kind == "digit" else None))
     output = tmp_path / "readings.json"
     assert predict.main(["--number", "--json", str(output), str(NUMBER_PHOTOS[0])]) == cli.OK
     assert asked[:2] == ["number", "digit"]  # asked for a number reader first
     (reading,) = json.loads(output.read_text())
     assert reading["reader"] == "components"
-    expected = predict.read_number(modelio.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
+    expected = predict.read_number(model_files.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
     assert reading["number"] == expected.number
 
 
 def test_a_lines_reading_does_not_depend_on_the_lines_read_with_it(crnn):
-    narrow, wide = (vision.to_line(cv2.imread(str(photo))) for photo in NUMBER_PHOTOS)
+    narrow, wide = (mnist_style.to_line(cv2.imread(str(photo))) for photo in NUMBER_PHOTOS)
     assert -(-narrow.shape[1] // 32) < -(-wide.shape[1] // 32)  # padded to different widths
     assert number_reader.read(crnn, [narrow, wide])[0] == number_reader.read(crnn, [narrow])[0]
     assert number_reader.read(crnn, [wide, narrow])[1] == number_reader.read(crnn, [narrow])[0]
 
 
 def test_a_line_is_read_in_two_views_of_one_width(crnn):
-    line = vision.to_line(cv2.imread(str(NUMBER_PHOTOS[0])))
+    line = mnist_style.to_line(cv2.imread(str(NUMBER_PHOTOS[0])))
     views = number_reader.views(line)
     assert [view.shape for view in views] == [views[1].shape] * len(number_reader.READ_WIDTHS)
     assert views[1].shape[1] == round(line.shape[1] * max(number_reader.READ_WIDTHS))
-    squeezed = numbers_data.squeeze(line, min(number_reader.READ_WIDTHS))
+    squeezed = composed.squeeze(line, min(number_reader.READ_WIDTHS))
     np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
     assert not views[0][:, squeezed.shape[1]:].any()  # black padding
-    readings = sequence.decode(crnn.predict(numbers_data.pad_lines(views), verbose=0))
+    readings = crnn.decode(crnn.predict(composed.pad_lines(views), verbose=0))
     (reading,) = number_reader.read(crnn, [line])
     assert reading.number in [view.number for view in readings]
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from digits import plots, report
+from digits import report
+from digits.evaluation import plots
 
 # (overrides, metrics or None for a failed run). Ranked by test accuracy the order would be
 # 0, 3, 1: every assertion on the order below breaks if the report chooses on the test set.

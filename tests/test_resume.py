@@ -12,7 +12,9 @@ import time
 import pytest
 
 from helpers import run_cli
-from digits import backup, modelio, trainer
+from digits.runs import backup
+from digits.models import model_files
+from digits.training import trainer
 
 RESUMABLE = ["data.train_size=1000", "data.val_size=300", "data.test_size=300",
              "trainer.epochs=6", "trainer.early_stopping.enabled=false", "trainer.verbose=2",
@@ -61,7 +63,7 @@ def test_sigkill_after_two_epochs_then_the_same_command_goes_on(tmp_path):
     assert metrics["epochs"] == 6
     assert not (run_dir / "backup").exists()  # removed once training finished
     # The optimiser's state came back too: its step count (which drives any schedule) went on.
-    assert int(modelio.load(run_dir).optimizer.iterations) == 6 * math.ceil(1000 / 32)
+    assert int(model_files.load(run_dir).optimizer.iterations) == 6 * math.ceil(1000 / 32)
 
 
 def test_a_damaged_backup_and_checkpoint_are_reported_and_the_run_goes_on(tmp_path):
@@ -84,7 +86,7 @@ def test_a_damaged_backup_and_checkpoint_are_reported_and_the_run_goes_on(tmp_pa
     assert f"resuming: {done - 1} of 6 epochs were finished before" in output
     assert f"{best} is damaged" in output and "cannot write the run's files" not in output
     assert history_epochs(run_dir) == [0, 1, 2, 3, 4, 5]
-    assert modelio.load(best).count_params() > 0
+    assert model_files.load(best).count_params() > 0
 
 
 def test_resume_option_restarts_a_run_from_its_saved_config(tmp_path):
@@ -138,7 +140,7 @@ def test_a_diverging_run_stops_at_the_first_nan_and_keeps_its_last_good_model(tm
     assert "Try a lower trainer.learning_rate" in output and "Traceback" not in output
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "model.keras").exists()
     assert best.read_bytes() == good
-    assert modelio.load(best).count_params() > 0
+    assert model_files.load(best).count_params() > 0
 
 
 def test_a_run_diverging_in_its_first_epoch_keeps_no_broken_checkpoint(tmp_path):

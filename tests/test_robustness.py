@@ -7,15 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digits import corruptions, data, modelio, robustness, vision
-from digits.config import DataConfig
+from digits.synth import corruptions
+from digits.data import datasets
+from digits.models import model_files
+from digits.evaluation import robustness
+from digits.vision import mnist_style
+from digits.config.schemas import DataConfig
 
 SMALL_CNN = Path(__file__).parent / "data" / "small_cnn.keras"
 
 
 @pytest.fixture(scope="module")
 def validation():
-    splits = data.load(DataConfig(), seed=robustness.DEFAULT_SEED)
+    splits = datasets.load(DataConfig(), seed=robustness.DEFAULT_SEED)
     return splits.x_val, splits.y_val
 
 
@@ -45,7 +49,7 @@ def test_a_run_is_measured_on_its_own_validation_split(tmp_path):
     (tmp_path / ".hydra").mkdir()
     (tmp_path / ".hydra" / "config.yaml").write_text("seed: 7\ndata:\n  val_size: 500\n")
     images, labels = robustness.run_split(tmp_path, "validation")
-    expected = data.load(DataConfig(val_size=500), seed=7)
+    expected = datasets.load(DataConfig(val_size=500), seed=7)
     np.testing.assert_array_equal(images, expected.x_val)
     np.testing.assert_array_equal(labels, expected.y_val)
 
@@ -55,7 +59,7 @@ def test_a_photographed_digit_reads_back_as_itself(validation):
     photo = robustness.photograph(digit, np.random.default_rng(0))
     assert photo.shape == (robustness.PHOTO_SIDE,) * 2
     assert np.median(photo) > 150 and photo.min() < 90  # dark ink on light paper
-    read = vision.to_mnist(photo) > 127
+    read = mnist_style.to_mnist(photo) > 127
     original = digit > 127
     overlap = (read & original).sum() / (read | original).sum()
     assert overlap > 0.5
@@ -74,7 +78,7 @@ def test_the_suite_holds_every_corruption_on_both_paths(small_suite, validation)
 
 
 def test_evaluation_counts_unreadable_photos_wrong_and_reports_held_out_apart(small_suite):
-    model = modelio.load(SMALL_CNN)
+    model = model_files.load(SMALL_CNN)
     result = robustness.evaluate(model, small_suite)
     for path in robustness.PATHS:
         accuracy = result[path]["accuracy"]
@@ -113,7 +117,7 @@ def test_hand_photos_are_those_digits_handwriting_writes(tmp_path):
     from digits import handwriting
 
     handwriting.write_folder(tmp_path, per_digit=1, hand_index=13, seed=1000)
-    files, file_labels = data.read_folder(tmp_path)
+    files, file_labels = datasets.read_folder(tmp_path)
     images, labels, readable = robustness.hand_photos(13, per_digit=1, seed=1000)
     assert readable.all() and labels.tolist() == list(range(10))
     np.testing.assert_array_equal(labels, file_labels)
@@ -146,7 +150,7 @@ def test_a_handwriting_run_is_measured_on_its_mnist_validation_digits_alone(tmp_
         "  reader_copies: 1\n  hand_photos: 1\n  corrupted_fraction: 0.2\n"
         "  val_reader_copies: 1\nseed: 5\n")
     images, labels = robustness.run_split(run, "validation")
-    plain = data.load(DataConfig(val_size=300, train_size=100, test_size=50), seed=5)
+    plain = datasets.load(DataConfig(val_size=300, train_size=100, test_size=50), seed=5)
     np.testing.assert_array_equal(images, plain.x_val)  # no reader views among them
     np.testing.assert_array_equal(labels, plain.y_val)
 

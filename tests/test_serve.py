@@ -23,7 +23,9 @@ import PIL.Image
 import pytest
 from fastapi.testclient import TestClient
 
-from digits import modelio, photos, serve
+from digits import serve
+from digits.models import model_files
+from digits.vision import image_files
 from helpers import PHOTOS, SMALL_CNN, labelled_photos, run_cli
 
 MAX_UPLOAD_MB = 1  # small, so the too-large bodies below stay small
@@ -31,7 +33,7 @@ MAX_UPLOAD_MB = 1  # small, so the too-large bodies below stay small
 
 @pytest.fixture(scope="module")
 def model():
-    return modelio.load(SMALL_CNN)
+    return model_files.load(SMALL_CNN)
 
 
 @pytest.fixture(scope="module")
@@ -221,8 +223,8 @@ def test_a_decompression_bomb_is_refused_from_its_header(client, width, height, 
     assert len(bomb) < 1_000_000  # tens of megapixels in well under the upload limit
     response = upload(client, bomb, "bomb.png")
     assert response.status_code == 413 and reason in response.json()["detail"]
-    with pytest.raises(photos.ImageTooLargeError):  # the CLI's decoding refuses it too
-        photos.decode_bytes(bomb)
+    with pytest.raises(image_files.ImageTooLargeError):  # the CLI's decoding refuses it too
+        image_files.decode_bytes(bomb)
 
 
 def test_missing_file_field_and_malformed_bodies_get_4xx(client):
@@ -319,7 +321,7 @@ def test_the_command_needs_a_loadable_model_and_a_free_port(tmp_path):
     result = run_cli("digits.serve", "--model", str(tmp_path / "missing.keras"), "--port", "0")
     assert result.returncode == 2 and result.stderr.startswith("digits-serve: no model at")
     assert len(result.stderr.strip().splitlines()) == 1
-    if modelio.default_model_path() is None:  # until the package ships a model
+    if model_files.default_model_path() is None:  # until the package ships a model
         result = run_cli("digits.serve", "--port", "0")
         assert result.returncode == 2 and "--model PATH" in result.stderr
     with socket.socket() as taken:

@@ -7,8 +7,9 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from digits import modelio, predict, serve
-from digits.photos import decode
+from digits import predict, serve
+from digits.models import model_files
+from digits.vision.image_files import decode
 from helpers import PHOTOS
 
 PHOTO = PHOTOS / "number_003.jpg"
@@ -24,7 +25,7 @@ def crnn_run(tiny_crnn, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(crnn_run):
-    with TestClient(serve.create_app(modelio.load(crnn_run), crnn_run)) as client:
+    with TestClient(serve.create_app(model_files.load(crnn_run), crnn_run)) as client:
         yield client
 
 
@@ -35,7 +36,7 @@ def post(client, **params):
 
 def test_number_mode_answers_what_digits_predict_reads(client, crnn_run):
     body = post(client, mode="number").json()
-    cli_reading = predict.read_number(modelio.load(crnn_run), decode(PHOTO), "photo.jpg",
+    cli_reading = predict.read_number(model_files.load(crnn_run), decode(PHOTO), "photo.jpg",
                                       min_confidence=0.0)
     assert body == json.loads(json.dumps(cli_reading.to_json(True)))
     assert body["reader"] == "sequence" and len(body["digits"]) == len(body["number"])

@@ -23,13 +23,16 @@ import numpy as np
 import pytest
 
 import digits
-from digits import cli, evaluate, export, modelio, number_reader, predict, serve, vision
-from digits.photos import decode
+from digits import cli, evaluate, export, predict, serve
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.vision import mnist_style
+from digits.vision.image_files import decode
 from helpers import DATA, PHOTOS, SMALL_CNN
 
 ROOT = Path(__file__).resolve().parents[1]
 # .hydra/config.yaml: the training run's config, where digits-evaluate finds its validation split
-SHIPPED_FILES = (modelio.MODEL_FILE, "metrics.json", "COMMAND.md", ".hydra/config.yaml")
+SHIPPED_FILES = (model_files.MODEL_FILE, "metrics.json", "COMMAND.md", ".hydra/config.yaml")
 MAX_SHIPPED_BYTES = 10_000_000  # both shipped folders together (issues 13 and 14)
 PHOTO = PHOTOS / "Humor-Sans_4_0.jpg"  # a 4
 
@@ -64,23 +67,23 @@ def shipped_problems(folder: Path, kind: str = "digit") -> list[str]:
     if missing:
         return [f"{folder} lacks {', '.join(missing)}"]
     problems = []
-    count = optimizer_variables(folder / modelio.MODEL_FILE)
+    count = optimizer_variables(folder / model_files.MODEL_FILE)
     if count:
-        problems.append(f"{folder / modelio.MODEL_FILE} holds {count} optimizer variables: ship "
+        problems.append(f"{folder / model_files.MODEL_FILE} holds {count} optimizer variables: ship "
                         "what digits-calibrate writes, or the model loaded with compile=False "
                         "and saved again")
     metrics = json.loads((folder / "metrics.json").read_text())
     version = metrics.get("preprocessing_version")
-    # a number reader only ever sees vision.to_line's lines: its version is line_version
-    if kind == "digit" and version != vision.PREPROCESSING_VERSION:
+    # a number reader only ever sees mnist_style.to_line's lines: its version is line_version
+    if kind == "digit" and version != mnist_style.PREPROCESSING_VERSION:
         problems.append(f"{folder / 'metrics.json'} says preprocessing_version {version}, but "
-                        f"digits.vision.PREPROCESSING_VERSION is {vision.PREPROCESSING_VERSION}: "
+                        f"digits.vision.mnist_style.PREPROCESSING_VERSION is {mnist_style.PREPROCESSING_VERSION}: "
                         "the reader's output changed since this model was trained; bump the "
                         "version on purpose and retrain and re-ship the model")
     line_version = metrics.get("line_version")
-    if kind == "number" and line_version != vision.LINE_VERSION:
+    if kind == "number" and line_version != mnist_style.LINE_VERSION:
         problems.append(f"{folder / 'metrics.json'} says line_version {line_version}, but "
-                        f"digits.vision.LINE_VERSION is {vision.LINE_VERSION}: vision.to_line's "
+                        f"digits.vision.mnist_style.LINE_VERSION is {mnist_style.LINE_VERSION}: mnist_style.to_line's "
                         "output changed since this model was trained; retrain and re-ship it")
     if not (folder / "COMMAND.md").read_text().strip():
         problems.append(f"{folder / 'COMMAND.md'} is empty: give the commands that made it")
@@ -97,10 +100,10 @@ def save_without_optimizer(source: Path, target: Path) -> Path:
 
 
 def make_shipped_folder(folder: Path, source: Path = SMALL_CNN,
-                        version: int = vision.PREPROCESSING_VERSION) -> Path:
+                        version: int = mnist_style.PREPROCESSING_VERSION) -> Path:
     """A stand-in for a shipped model: `source` saved without optimizer state, its metrics.json
     and COMMAND.md."""
-    save_without_optimizer(source, folder / modelio.MODEL_FILE)
+    save_without_optimizer(source, folder / model_files.MODEL_FILE)
     (folder / "metrics.json").write_text(json.dumps({"preprocessing_version": version}))
     (folder / "COMMAND.md").write_text("stand-in: tests/data/small_cnn.keras, optimizer dropped\n")
     (folder / ".hydra").mkdir(exist_ok=True)
@@ -112,7 +115,7 @@ def make_shipped_folder(folder: Path, source: Path = SMALL_CNN,
 def stand_in(tmp_path_factory) -> Path:
     """A package-like resources/models/ with the stand-in as the shipped digit reader."""
     root = tmp_path_factory.mktemp("package") / "models"
-    make_shipped_folder(root / modelio.SHIPPED_MODELS["digit"])
+    make_shipped_folder(root / model_files.SHIPPED_MODELS["digit"])
     return root
 
 
@@ -120,10 +123,10 @@ def stand_in(tmp_path_factory) -> Path:
 def shipped(stand_in, monkeypatch, tmp_path) -> Path:
     """The stand-in is the package's shipped digit reader; the current directory is a fresh one.
     Returns the shipped folder."""
-    monkeypatch.setattr(modelio, "shipped_folder",
-                        lambda kind="digit": stand_in / modelio.SHIPPED_MODELS[kind])
+    monkeypatch.setattr(model_files, "shipped_folder",
+                        lambda kind="digit": stand_in / model_files.SHIPPED_MODELS[kind])
     monkeypatch.chdir(tmp_path)
-    return stand_in / modelio.SHIPPED_MODELS["digit"]
+    return stand_in / model_files.SHIPPED_MODELS["digit"]
 
 
 def listing(folder: Path) -> list[str]:
@@ -133,29 +136,29 @@ def listing(folder: Path) -> list[str]:
 # --- where the package keeps them ----------------------------------------------------------------
 def test_each_kind_has_its_folder_in_the_package():
     package = Path(digits.__file__).parent
-    assert modelio.shipped_folder("digit") == package / "resources" / "models" / "digit_reader"
-    assert modelio.shipped_folder("number") == package / "resources" / "models" / "number_reader"
-    assert modelio.shipped_folder() == modelio.shipped_folder("digit")
+    assert model_files.shipped_folder("digit") == package / "resources" / "models" / "digit_reader"
+    assert model_files.shipped_folder("number") == package / "resources" / "models" / "number_reader"
+    assert model_files.shipped_folder() == model_files.shipped_folder("digit")
     with pytest.raises(ValueError, match="'digit', 'number'"):
-        modelio.shipped_folder("letter")
+        model_files.shipped_folder("letter")
 
 
 def test_the_default_model_is_the_shipped_file_or_none(tmp_path, monkeypatch):
-    monkeypatch.setattr(modelio, "shipped_folder",
-                        lambda kind="digit": tmp_path / modelio.SHIPPED_MODELS[kind])
-    assert modelio.default_model_path("digit") is None
-    assert modelio.default_model_path("number") is None
+    monkeypatch.setattr(model_files, "shipped_folder",
+                        lambda kind="digit": tmp_path / model_files.SHIPPED_MODELS[kind])
+    assert model_files.default_model_path("digit") is None
+    assert model_files.default_model_path("number") is None
     make_shipped_folder(tmp_path / "digit_reader")
-    assert modelio.default_model_path() == tmp_path / "digit_reader" / "model.keras"
-    assert modelio.default_model_path("number") is None  # each kind on its own
+    assert model_files.default_model_path() == tmp_path / "digit_reader" / "model.keras"
+    assert model_files.default_model_path("number") is None  # each kind on its own
     (tmp_path / "number_reader").mkdir()  # a folder without a model is no model
-    assert modelio.default_model_path("number") is None
+    assert model_files.default_model_path("number") is None
 
 
 def test_the_real_default_agrees_with_the_package_folder():
-    for kind in modelio.SHIPPED_MODELS:
-        file = modelio.shipped_folder(kind) / modelio.MODEL_FILE
-        assert modelio.default_model_path(kind) == (file if file.is_file() else None)
+    for kind in model_files.SHIPPED_MODELS:
+        file = model_files.shipped_folder(kind) / model_files.MODEL_FILE
+        assert model_files.default_model_path(kind) == (file if file.is_file() else None)
 
 
 # --- every command falls back to it; --model still overrides -------------------------------------
@@ -204,18 +207,18 @@ def test_export_of_the_shipped_model_writes_in_the_current_directory(shipped, tm
 
 
 def test_an_explicit_path_into_the_package_is_treated_as_shipped(shipped, tmp_path):
-    assert modelio.is_shipped(shipped) and modelio.is_shipped(shipped / "model.keras")
-    assert modelio.output_folder(shipped) == tmp_path / "digit_reader"
-    assert not modelio.is_shipped(SMALL_CNN)
-    assert modelio.output_folder(SMALL_CNN) == SMALL_CNN.parent
+    assert model_files.is_shipped(shipped) and model_files.is_shipped(shipped / "model.keras")
+    assert model_files.output_folder(shipped) == tmp_path / "digit_reader"
+    assert not model_files.is_shipped(SMALL_CNN)
+    assert model_files.output_folder(SMALL_CNN) == SMALL_CNN.parent
 
 
 # --- the checks a shipped folder must pass, and that they have teeth -----------------------------
 def test_the_checks_pass_a_good_folder_and_name_each_fault(tmp_path):
     assert shipped_problems(make_shipped_folder(tmp_path / "good")) == []
     assert optimizer_variables(SMALL_CNN) > 0  # a file saved from a compiled, trained model
-    bad = make_shipped_folder(tmp_path / "bad", version=vision.PREPROCESSING_VERSION + 1)
-    shutil.copy(SMALL_CNN, bad / modelio.MODEL_FILE)
+    bad = make_shipped_folder(tmp_path / "bad", version=mnist_style.PREPROCESSING_VERSION + 1)
+    shutil.copy(SMALL_CNN, bad / model_files.MODEL_FILE)
     problems = " ".join(shipped_problems(bad))
     assert "optimizer variables" in problems
     assert "bump the version on purpose and retrain" in problems
@@ -232,18 +235,18 @@ def test_the_stand_in_keeps_the_predictions_without_the_optimizer(tmp_path):
     assert stripped.stat().st_size < SMALL_CNN.stat().st_size
     images = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(keras.saving.load_model(stripped).predict(images, verbose=0),
-                               modelio.load(SMALL_CNN).predict(images, verbose=0), atol=1e-6)
+                               model_files.load(SMALL_CNN).predict(images, verbose=0), atol=1e-6)
 
 
 def shipped_kinds() -> list[str]:
-    return [kind for kind in modelio.SHIPPED_MODELS if modelio.default_model_path(kind)]
+    return [kind for kind in model_files.SHIPPED_MODELS if model_files.default_model_path(kind)]
 
 
-@pytest.mark.parametrize("kind", sorted(modelio.SHIPPED_MODELS))
+@pytest.mark.parametrize("kind", sorted(model_files.SHIPPED_MODELS))
 def test_a_shipped_model_has_its_files_no_optimizer_and_the_readers_version(kind):
-    if modelio.default_model_path(kind) is None:
+    if model_files.default_model_path(kind) is None:
         pytest.skip(f"no {kind} model shipped yet (docs/shipped_models.md)")
-    problems = shipped_problems(modelio.shipped_folder(kind), kind)
+    problems = shipped_problems(model_files.shipped_folder(kind), kind)
     assert not problems, "\n".join(problems)
 
 
@@ -251,7 +254,7 @@ def test_the_shipped_models_load_in_plain_keras_without_digits(tmp_path):
     kinds = shipped_kinds()
     if not kinds:
         pytest.skip("no model shipped yet (docs/shipped_models.md)")
-    files = [str(modelio.default_model_path(kind)) for kind in kinds]
+    files = [str(model_files.default_model_path(kind)) for kind in kinds]
     result = subprocess.run([sys.executable, "-c", PLAIN_KERAS_CHILD, *files], cwd=tmp_path,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -260,7 +263,7 @@ def test_the_shipped_models_load_in_plain_keras_without_digits(tmp_path):
 
 
 def test_the_shipped_models_together_fit_in_10_mb():
-    sizes = {kind: sum(path.stat().st_size for path in modelio.shipped_folder(kind).rglob("*")
+    sizes = {kind: sum(path.stat().st_size for path in model_files.shipped_folder(kind).rglob("*")
                        if path.is_file()) for kind in shipped_kinds()}
     if not sizes:
         pytest.skip("no model shipped yet (docs/shipped_models.md)")
@@ -278,16 +281,16 @@ def repo_copy(target: Path) -> Path:
         if (ROOT / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
-    models = target / "digits" / modelio.SHIPPED_ROOT
-    for kind, name in modelio.SHIPPED_MODELS.items():
+    models = target / "digits" / model_files.SHIPPED_ROOT
+    for kind, name in model_files.SHIPPED_MODELS.items():
         shutil.rmtree(models / name, ignore_errors=True)
-        if modelio.default_model_path(kind) is None:
+        if model_files.default_model_path(kind) is None:
             make_shipped_folder(models / name)
         else:
             (models / name).mkdir(parents=True)
             for file in SHIPPED_FILES:
                 (models / name / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(modelio.shipped_folder(kind) / file, models / name / file)
+                shutil.copy2(model_files.shipped_folder(kind) / file, models / name / file)
         (models / name / "evaluation.json").write_text("{}")  # a command's output: not shipped
     return target
 
@@ -300,7 +303,7 @@ def test_a_wheel_carries_the_shipped_models_and_nothing_written_beside_them(tmp_
                    timeout=900)
     (wheel,) = (tmp_path / "wheel").glob("digits-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in modelio.SHIPPED_MODELS.values():
+    for name in model_files.SHIPPED_MODELS.values():
         for file in SHIPPED_FILES:
             assert f"digits/resources/models/{name}/{file}" in names
         assert f"digits/resources/models/{name}/evaluation.json" not in names
@@ -337,11 +340,11 @@ def test_after_pip_install_digits_predict_reads_a_photo_without_model(tmp_path):
 def test_the_shipped_number_reader_reads_the_shared_number_photos_as_documented():
     # docs/numbers.md, README: all 12 (33528's first 3 cut by the frame too, since the reader was
     # fine-tuned on cut photos in the thirteenth session).
-    # A change to the line the reader sees (vision.to_line) that the shipped model was not
+    # A change to the line the reader sees (mnist_style.to_line) that the shipped model was not
     # trained on shows here first.
-    if modelio.default_model_path("number") is None:
+    if model_files.default_model_path("number") is None:
         pytest.skip("no number model shipped yet (docs/shipped_models.md)")
-    model = modelio.load(modelio.default_model_path("number"))
+    model = model_files.load(model_files.default_model_path("number"))
     with open(DATA / "numbers" / "labels.csv") as file:
         shared = list(csv.DictReader(file))
     lines = [number_reader.line_of(decode(DATA / "numbers" / row["path"])) for row in shared]

@@ -10,7 +10,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import SMOKE, compose_train, run_cli, scores
-from digits import config, data, train
+from digits import train
+from digits.config import schemas
+from digits.data import datasets
 
 ARTEFACTS = ["model.keras", "metrics.json", "history.csv", "plots/curves.png",
              "plots/augmentation.png", "plots/confusion_matrix.png", "plots/errors.png",
@@ -41,10 +43,10 @@ def read_history(run_dir) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in rows[0]}
 
 
-def run_splits(run_dir) -> data.Splits:
+def run_splits(run_dir) -> datasets.Splits:
     """The data splits of a run, rebuilt from the config it saved."""
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    return data.load(config.data_config(OmegaConf.to_container(saved.data)), saved.seed)
+    return datasets.load(schemas.data_config(OmegaConf.to_container(saved.data)), saved.seed)
 
 
 def test_metrics_agree_with_the_history(cli_run):
@@ -139,8 +141,8 @@ def test_trainer_seed_changes_the_weights_and_keeps_the_data(tmp_path, monkeypat
     """Ensemble members: trainer.seed draws other weights, shuffling and augmentation from the
     same data (validation split included); trainer.seed equal to seed is the plain run."""
     data_seeds = []
-    load = data.load
-    monkeypatch.setattr(data, "load", lambda cfg, seed: data_seeds.append(seed) or load(cfg, seed))
+    load = datasets.load
+    monkeypatch.setattr(datasets, "load", lambda cfg, seed: data_seeds.append(seed) or load(cfg, seed))
     plain = train.run_training(compose_train(SMALL), tmp_path / "a")
     keras.backend.clear_session()
     same = train.run_training(compose_train(SMALL + ["trainer.seed=42"]), tmp_path / "b")

@@ -13,9 +13,16 @@ import numpy as np
 import pytest
 
 from helpers import compose_train, run_cli
-from digits import (backup, data, number_reader, number_sets, numbers_data, sequence, train_numbers,
-                    trainer, vision)
-from digits.config import ConfigError
+from digits.runs import backup
+from digits.data import datasets
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
+from digits.data.numbers import composed
+from digits.models import crnn
+from digits.training import train_numbers
+from digits.training import trainer
+from digits.vision import mnist_style
+from digits.config.schemas import ConfigError
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
 TINY = ["data=numbers", "model=crnn", "model.filters=[8,16,16]", "model.units=16",
@@ -110,7 +117,7 @@ def tiny_run(tmp_path_factory):
 def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     run_dir, cfg, metrics = tiny_run
     assert metrics == json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["preprocessing_version"] == vision.PREPROCESSING_VERSION
+    assert metrics["preprocessing_version"] == mnist_style.PREPROCESSING_VERSION
     assert metrics["epochs"] == 2 and metrics["parameters"] > 0
     assert metrics["model"] == {"name": "crnn", "config": {
         "name": "crnn", "height": 32, "filters": [8, 16, 16], "head": "conv", "units": 16,
@@ -123,15 +130,15 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     assert metrics["weights_epoch"] == trainer.best_epoch(history, "val_exact_accuracy")
 
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
-    assert sequence.is_sequence_model(model) and getattr(model, "optimizer", None) is None
-    splits = data.load(cfg.data, cfg.seed)
-    x, y = numbers_data.split_arrays(splits, "test")
-    lines, labels, metadata = number_sets.fixed_set(x, y, cfg.data.test_count)
+    assert crnn.is_sequence_model(model) and getattr(model, "optimizer", None) is None
+    splits = datasets.load(cfg.data, cfg.seed)
+    x, y = composed.split_arrays(splits, "test")
+    lines, labels, metadata = fixed_sets.fixed_set(x, y, cfg.data.test_count)
     read = [reading.number for reading in number_reader.read(model, lines)]  # as the tools read
-    scores = sequence.scores(read, labels)
+    scores = crnn.scores(read, labels)
     assert metrics["test_exact_accuracy"] == pytest.approx(scores["exact_accuracy"])
     assert metrics["test_cer"] == pytest.approx(scores["cer"])
-    for length in range(1, numbers_data.MAX_DIGITS + 1):
+    for length in range(1, composed.MAX_DIGITS + 1):
         of_length = [p == t for p, t, m in zip(read, labels, metadata) if m["length"] == length]
         assert metrics["test_exact_by_length"][str(length)] == pytest.approx(np.mean(of_length))
     spacings = {m["spacing"] for m in metadata}
@@ -140,13 +147,13 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     assert not (run_dir / "backup").exists()
 
 
-def validation_exact(model: keras.Model, splits: data.Splits, cfg) -> float:
+def validation_exact(model: keras.Model, splits: datasets.Splits, cfg) -> float:
     """Exact accuracy of `model` on the run's fixed validation numbers, read as training reads."""
-    x_val, y_val = numbers_data.split_arrays(splits, "validation")
-    val_lines, val_labels, _ = number_sets.fixed_set(x_val, y_val, cfg.data.validation_count,
-                                                     number_sets.VALIDATION_SEED)
-    val_read = [reading.number for reading in sequence.read_lines(model, val_lines)]
-    return sequence.exact_accuracy(val_read, val_labels)
+    x_val, y_val = composed.split_arrays(splits, "validation")
+    val_lines, val_labels, _ = fixed_sets.fixed_set(x_val, y_val, cfg.data.validation_count,
+                                                     fixed_sets.VALIDATION_SEED)
+    val_read = [reading.number for reading in crnn.read_lines(model, val_lines)]
+    return crnn.exact_accuracy(val_read, val_labels)
 
 
 def test_a_bfloat16_run_trains_in_bfloat16_and_saves_the_float32_reader_it_measured(tmp_path):
@@ -155,7 +162,7 @@ def test_a_bfloat16_run_trains_in_bfloat16_and_saves_the_float32_reader_it_measu
     model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     assert {layer.compute_dtype for layer in model.layers} == {"float32"}
     assert keras.mixed_precision.global_policy().name == "float32"
-    splits = data.load(cfg.data, cfg.seed)
+    splits = datasets.load(cfg.data, cfg.seed)
     assert metrics["val_exact_accuracy"] == pytest.approx(validation_exact(model, splits, cfg))
     # the best epoch's checkpoint is the model as trained
     trained = keras.saving.load_model(tmp_path / trainer.CHECKPOINT, safe_mode=True)
@@ -179,20 +186,20 @@ def test_the_saved_reader_loads_in_plain_keras_without_digits(tiny_run):
 
 
 def test_read_lines_keeps_the_input_order_and_scores_count_exact_and_cer():
-    model = sequence.crnn(sequence.CrnnConfig(filters=[8, 16, 16], units=8, head="conv"))
+    model = crnn.crnn(crnn.CrnnConfig(filters=[8, 16, 16], units=8, head="conv"))
     rng = np.random.default_rng(1)
     lines = [rng.integers(0, 255, (32, int(width)), dtype=np.uint8) for width in (300, 40, 150)]
-    alone = [sequence.decode(keras.ops.convert_to_numpy(model(numbers_data.pad_lines([line]))))[0]
+    alone = [crnn.decode(keras.ops.convert_to_numpy(model(composed.pad_lines([line]))))[0]
              for line in lines]
-    read = sequence.read_lines(model, lines, batch_size=1)  # read widest last, returned in order
+    read = crnn.read_lines(model, lines, batch_size=1)  # read widest last, returned in order
     assert [r.confidence for r in read] == pytest.approx([r.confidence for r in alone], rel=1e-5)
     assert [r.number for r in read] == [r.number for r in alone]
-    assert sequence.scores(["12", "3", ""], ["12", "4", "5"]) == {
+    assert crnn.scores(["12", "3", ""], ["12", "4", "5"]) == {
         "exact_accuracy": pytest.approx(1 / 3), "cer": pytest.approx(2 / 4)}
-    assert sequence.is_sequence_model(model)
+    assert crnn.is_sequence_model(model)
     digit_model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                                     keras.layers.Dense(10, activation="softmax")])
-    assert not sequence.is_sequence_model(digit_model)
+    assert not crnn.is_sequence_model(digit_model)
 
 
 def test_the_sweep_report_ranks_number_runs_by_validation_exact_accuracy(tmp_path):

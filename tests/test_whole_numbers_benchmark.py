@@ -13,10 +13,17 @@ import numpy as np
 import pytest
 from helpers import DATA, SMALL_CNN
 
-from digits import (data, hand_numbers, hands, modelio, number_reader, number_sets, predict,
-                    sequence, vision)
-from digits.config import DataConfig
-from digits.photos import decode
+from digits import predict
+from digits.data import datasets
+from digits.synth import hand_numbers
+from digits.synth import hands
+from digits.models import model_files
+from digits.reading import number_reader
+from digits.data.numbers import fixed_sets
+from digits.models import crnn
+from digits.vision import mnist_style
+from digits.config.schemas import DataConfig
+from digits.vision.image_files import decode
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "whole_numbers.py"
 COUNT = 16
@@ -49,8 +56,8 @@ def expected_rows(labels, spacings, component, sequential) -> dict[str, list[str
         cells = [str(len(chosen))]
         for readings in (component, sequential):
             got = [readings[i] for i in chosen]
-            cells += [f"{sequence.exact_accuracy(got, true):.4f}",
-                      f"{sequence.character_error_rate(got, true):.4f}"]
+            cells += [f"{crnn.exact_accuracy(got, true):.4f}",
+                      f"{crnn.character_error_rate(got, true):.4f}"]
         out[group] = cells
     return out
 
@@ -71,8 +78,8 @@ def read_one_by_one(digit_model, seq_model, images):
     lines = []
     for image in images:
         try:
-            lines.append(vision.to_line(image))
-        except vision.NoDigitError:
+            lines.append(mnist_style.to_line(image))
+        except mnist_style.NoDigitError:
             lines.append(None)
     readings = iter(number_reader.read(seq_model, [line for line in lines if line is not None]))
     return component, [None if line is None else next(readings) for line in lines]
@@ -81,20 +88,20 @@ def read_one_by_one(digit_model, seq_model, images):
 def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
     """With a tiny untrained sequence model and the small test CNN."""
     seq_path = tmp_path / "crnn.keras"
-    sequence.save(sequence.crnn(sequence.CrnnConfig(filters=(8, 16, 16), units=16)), seq_path)
+    crnn.save(crnn.crnn(crnn.CrnnConfig(filters=(8, 16, 16), units=16)), seq_path)
     runpy.run_path(str(BENCHMARK), run_name="benchmark")["main"](
         ["--model", str(seq_path), "--digit-model", str(SMALL_CNN), "--count", str(COUNT),
          "--hands-photos", "1", "--repeats", "1"])
     found = sections(capsys.readouterr().out)
     titles = list(found)
     assert len(titles) == 4
-    digit_model, seq_model = modelio.load(SMALL_CNN), modelio.load(seq_path)
+    digit_model, seq_model = model_files.load(SMALL_CNN), model_files.load(seq_path)
 
     # the fixed set's first COUNT numbers: the component reader reads the photo, the sequence
     # reader the line made from it
-    splits = data.load(DataConfig(), seed=0)
-    lengths = number_sets.fixed_lengths(number_sets.TEST_COUNT, number_sets.TEST_SEED)
-    made = [number_sets.fixed_item(splits.x_test, splits.y_test, i, lengths[i])
+    splits = datasets.load(DataConfig(), seed=0)
+    lengths = fixed_sets.fixed_lengths(fixed_sets.TEST_COUNT, fixed_sets.TEST_SEED)
+    made = [fixed_sets.fixed_item(splits.x_test, splits.y_test, i, lengths[i])
             for i in range(COUNT)]
     labels = [number.label for _, _, number in made]
     component = [predict.read_number(digit_model, image) for image, _, _ in made]
@@ -135,12 +142,12 @@ def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
 
 
 def test_the_fixed_set_items_are_the_fixed_sets_numbers():
-    splits = data.load(DataConfig(), seed=0)
+    splits = datasets.load(DataConfig(), seed=0)
     x, y = splits.x_test[:2000], splits.y_test[:2000]
-    lines, labels, metadata = number_sets.fixed_set(x, y, count=8)
-    lengths = number_sets.fixed_lengths(8, number_sets.TEST_SEED)
+    lines, labels, metadata = fixed_sets.fixed_set(x, y, count=8)
+    lengths = fixed_sets.fixed_lengths(8, fixed_sets.TEST_SEED)
     for index in range(8):
-        image, line, number = number_sets.fixed_item(x, y, index, lengths[index])
+        image, line, number = fixed_sets.fixed_item(x, y, index, lengths[index])
         np.testing.assert_array_equal(line, lines[index])
         assert number.label == labels[index] and number.metadata() == metadata[index]
         assert image.ndim in (2, 3) and image.shape[0] > line.shape[0]
