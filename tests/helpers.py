@@ -6,8 +6,11 @@ Test files import these as `from helpers import ...`; they never import each oth
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -57,6 +60,56 @@ def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 300
     """Run an entry point as a user would (`python -m digits.X args`), capturing its output."""
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=env)
+
+
+# What a user of plain Keras does, in a Python that imports Keras and numpy only: load_model(path,
+# safe_mode=True), then predict. argv: the inputs' .npy file ("" for one blank input of the model's
+# shape, a free width taken as 64 columns), a folder for the outputs, the model files.
+PLAIN_KERAS_CHILD = """
+import json, sys
+import numpy as np
+import keras
+inputs_file, folder, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+models = []
+for index, path in enumerate(paths):
+    model = keras.saving.load_model(path, safe_mode=True)
+    shape = [1] + [64 if size is None else size for size in model.inputs[0].shape[1:]]
+    inputs = np.load(inputs_file) if inputs_file else np.zeros(shape, "float32")
+    np.save(f"{folder}/{index}.npy", model.predict(inputs, verbose=0))
+    models.append({"name": model.name, "compiled": bool(getattr(model, "compiled", False)),
+                   "optimizer": getattr(model, "optimizer", None) is not None})
+print(json.dumps({"digits_imported": any(name == "digits" or name.startswith("digits.")
+                                         for name in sys.modules), "models": models}))
+"""
+
+
+@dataclass(frozen=True)
+class PlainKerasModel:
+    """A model file as plain Keras loaded it: its name, whether it came compiled or with an
+    optimizer, and what it predicted."""
+    name: str
+    compiled: bool
+    optimizer: bool
+    output: np.ndarray
+
+
+def load_in_plain_keras(paths, inputs: np.ndarray | None = None) -> list[PlainKerasModel]:
+    """Each model file of `paths` loaded and run on `inputs` (default: one blank input) in a child
+    Python without digits, as a user of plain Keras would; fails the test if the child fails or
+    imports digits."""
+    with tempfile.TemporaryDirectory() as folder:
+        inputs_file = ""
+        if inputs is not None:
+            inputs_file = f"{folder}/inputs.npy"
+            np.save(inputs_file, inputs)
+        child = subprocess.run([sys.executable, "-c", PLAIN_KERAS_CHILD, inputs_file, folder,
+                                *map(str, paths)], cwd=folder, capture_output=True, text=True,
+                               timeout=600)
+        assert child.returncode == 0, child.stderr[-3000:]
+        report = json.loads(child.stdout.strip().splitlines()[-1])
+        assert report["digits_imported"] is False, "plain Keras imported digits"
+        return [PlainKerasModel(output=np.load(f"{folder}/{index}.npy"), **model)
+                for index, model in enumerate(report["models"])]
 
 
 def scores(model, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import zipfile
@@ -11,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import compose_train
+from helpers import compose_train, load_in_plain_keras
 from digits import train
 from digits.data import datasets
 from digits.models import losses
@@ -25,22 +24,6 @@ TINY = ["data.train_size=200", "data.val_size=100", "data.test_size=100", "train
 SMALL_LAYERS = {"mlp": ["model.hidden_units=[16]"]}
 CONVOLUTIONAL = ["model.filters=[8,16]"]
 
-# What plain Keras is asked to do: exactly load_model(path, safe_mode=True), then predict.
-PLAIN_KERAS_CHILD = """
-import json, sys
-import numpy as np
-import keras
-images = np.load(sys.argv[1])
-predictions = {}
-for path in json.loads(sys.argv[2]):
-    model = keras.models.load_model(path, safe_mode=True)
-    predictions[path] = model.predict(images, verbose=0).tolist()
-print(json.dumps({"digits_imported": any(name == "digits" or name.startswith("digits.")
-                                         for name in sys.modules),
-                  "predictions": predictions}))
-"""
-
-
 def runs_to_make() -> dict[str, list[str]]:
     """One tiny run per architecture, plus label smoothing (experiment=fast), EMA and mixed
     precision; init_from is made from the mlp run in the fixture."""
@@ -51,15 +34,6 @@ def runs_to_make() -> dict[str, list[str]]:
                    "trainer.early_stopping.enabled=false", "trainer.label_smoothing=0.1"]
     runs["mixed_precision"] = ["model=cnn", *CONVOLUTIONAL, "trainer.precision=mixed_bfloat16"]
     return runs
-
-
-def plain_keras_predictions(tmp_path, images: np.ndarray, paths: list) -> dict:
-    np.save(tmp_path / "images.npy", images)
-    result = subprocess.run([sys.executable, "-c", PLAIN_KERAS_CHILD, str(tmp_path / "images.npy"),
-                             json.dumps([str(path) for path in paths])],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +50,7 @@ def run_folders(tmp_path_factory):
 
 
 @pytest.mark.slow  # ten tiny trainings, one of them under mixed precision on a CPU
-def test_every_saved_model_loads_in_plain_keras_without_digits(run_folders, tmp_path):
+def test_every_saved_model_loads_in_plain_keras_without_digits(run_folders):
     files = [folder / name for folder in run_folders.values()
              for name in ("model.keras", "checkpoints/best.keras")]
     for file in files:
@@ -86,12 +60,9 @@ def test_every_saved_model_loads_in_plain_keras_without_digits(run_folders, tmp_
     assert not any(folder.joinpath("augmentation.keras").exists()
                    for folder in run_folders.values())
     images = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
-    child = plain_keras_predictions(tmp_path, images, files)
-    assert child["digits_imported"] is False
-    for file in files:
+    for file, loaded in zip(files, load_in_plain_keras(files, images)):
         expected = model_files.load(file).predict(images, verbose=0)
-        np.testing.assert_allclose(np.asarray(child["predictions"][str(file)]), expected,
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(loaded.output, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_label_smoothing_uses_keras_own_loss_loads_without_digits_and_logs_true_accuracy(
@@ -109,9 +80,8 @@ def test_label_smoothing_uses_keras_own_loss_loads_without_digits_and_logs_true_
     assert history["val_accuracy"][-1] == pytest.approx((predicted == splits.y_val).mean(),
                                                         abs=1e-6)
     files = [tmp_path / "model.keras", tmp_path / "checkpoints" / "best.keras"]
-    child = plain_keras_predictions(tmp_path, pipeline.normalise(splits.x_val[:3]).numpy(), files)
-    assert child["digits_imported"] is False
-    np.testing.assert_allclose(np.asarray(child["predictions"][str(files[0])]),
+    loaded = load_in_plain_keras(files, pipeline.normalise(splits.x_val[:3]).numpy())
+    np.testing.assert_allclose(loaded[0].output,
                                model.predict(pipeline.normalise(splits.x_val[:3]), verbose=0),
                                rtol=1e-5, atol=1e-6)
 

@@ -1,10 +1,11 @@
 """Models shipped inside the package (digits/resources/models/, docs/shipped_models.md): every
 command falls back to them without --model, nothing is ever written into the package, a wheel
-carries them, and the shipped files are what the issues ask (plain Keras, no optimizer state, the
-reader's preprocessing version, <= 10 MB together).
+carries them, and the shipped files are what docs/shipped_models.md promises (plain Keras, no
+optimizer state, the reader's preprocessing version, <= 10 MB together).
 
-These tests hold before the models land (a stand-in made from tests/data/small_cnn.keras) and after
-(the checks on the real folders then run instead of skipping)."""
+The commands' fallbacks run on a stand-in made from tests/data/small_cnn.keras (small and fast,
+and the package's own folders stay untouched); the checks of what is shipped run on the real
+folders."""
 
 from __future__ import annotations
 
@@ -28,29 +29,13 @@ from digits.models import model_files
 from digits.reading import number_reader
 from digits.vision import mnist_style
 from digits.vision.image_files import decode
-from helpers import DATA, PHOTOS, SMALL_CNN
+from helpers import DATA, PHOTOS, SMALL_CNN, load_in_plain_keras
 
 ROOT = Path(__file__).resolve().parents[1]
 # .hydra/config.yaml: the training run's config, where digits-evaluate finds its validation split
 SHIPPED_FILES = (model_files.MODEL_FILE, "metrics.json", "COMMAND.md", ".hydra/config.yaml")
-MAX_SHIPPED_BYTES = 10_000_000  # both shipped folders together (issues 13 and 14)
+MAX_SHIPPED_BYTES = 10_000_000  # both shipped folders together
 PHOTO = PHOTOS / "Humor-Sans_4_0.jpg"  # a 4
-
-# Exactly what a user of plain Keras does: load_model(path, safe_mode=True), then predict.
-PLAIN_KERAS_CHILD = """
-import json, sys
-import numpy as np
-import keras
-outputs = {}
-for path in sys.argv[1:]:
-    model = keras.saving.load_model(path, safe_mode=True)
-    # one image; a sequence model's free width: a 64-column line
-    shape = [1] + [64 if size is None else size for size in model.inputs[0].shape[1:]]
-    outputs[path] = bool(np.all(np.isfinite(model.predict(np.zeros(shape, "float32"), verbose=0))))
-print(json.dumps({"digits_imported": any(name == "digits" or name.startswith("digits.")
-                                         for name in sys.modules), "finite": outputs}))
-"""
-
 
 # --- what a shipped folder must be ---------------------------------------------------------------
 def optimizer_variables(model_file: Path) -> int:
@@ -155,10 +140,11 @@ def test_the_default_model_is_the_shipped_file_or_none(tmp_path, monkeypatch):
     assert model_files.default_model_path("number") is None
 
 
-def test_the_real_default_agrees_with_the_package_folder():
+def test_the_real_default_of_each_kind_is_its_shipped_model():
     for kind in model_files.SHIPPED_MODELS:
-        file = model_files.shipped_folder(kind) / model_files.MODEL_FILE
-        assert model_files.default_model_path(kind) == (file if file.is_file() else None)
+        default = model_files.default_model_path(kind)
+        assert default == model_files.shipped_folder(kind) / model_files.MODEL_FILE
+        assert default.is_file()
 
 
 # --- every command falls back to it; --model still overrides -------------------------------------
@@ -238,43 +224,30 @@ def test_the_stand_in_keeps_the_predictions_without_the_optimizer(tmp_path):
                                model_files.load(SMALL_CNN).predict(images, verbose=0), atol=1e-6)
 
 
-def shipped_kinds() -> list[str]:
-    return [kind for kind in model_files.SHIPPED_MODELS if model_files.default_model_path(kind)]
-
-
 @pytest.mark.parametrize("kind", sorted(model_files.SHIPPED_MODELS))
 def test_a_shipped_model_has_its_files_no_optimizer_and_the_readers_version(kind):
-    if model_files.default_model_path(kind) is None:
-        pytest.skip(f"no {kind} model shipped yet (docs/shipped_models.md)")
     problems = shipped_problems(model_files.shipped_folder(kind), kind)
     assert not problems, "\n".join(problems)
 
 
-def test_the_shipped_models_load_in_plain_keras_without_digits(tmp_path):
-    kinds = shipped_kinds()
-    if not kinds:
-        pytest.skip("no model shipped yet (docs/shipped_models.md)")
-    files = [str(model_files.default_model_path(kind)) for kind in kinds]
-    result = subprocess.run([sys.executable, "-c", PLAIN_KERAS_CHILD, *files], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"digits_imported": False, "finite": {file: True for file in files}}
+def test_the_shipped_models_load_in_plain_keras_without_digits():
+    loaded = load_in_plain_keras([model_files.default_model_path(kind)
+                                  for kind in model_files.SHIPPED_MODELS])
+    assert [model.optimizer for model in loaded] == [False] * len(model_files.SHIPPED_MODELS)
+    assert all(np.isfinite(model.output).all() for model in loaded)
 
 
 def test_the_shipped_models_together_fit_in_10_mb():
     sizes = {kind: sum(path.stat().st_size for path in model_files.shipped_folder(kind).rglob("*")
-                       if path.is_file()) for kind in shipped_kinds()}
-    if not sizes:
-        pytest.skip("no model shipped yet (docs/shipped_models.md)")
+                       if path.is_file()) for kind in model_files.SHIPPED_MODELS}
     assert sum(sizes.values()) <= MAX_SHIPPED_BYTES, sizes
 
 
 # --- a wheel carries them; a fresh install reads a photo with no --model --------------------------
 def repo_copy(target: Path) -> Path:
     """The repository's tracked files as they are in the working tree, and its shipped model
-    folders (committed or not); stand-ins where none is shipped yet. Building from a copy keeps
-    build/ and stand-ins out of the shared working tree."""
+    folders' files with a command's output written beside them (which no wheel may carry).
+    Building from a copy keeps build/ out of the shared working tree."""
     names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True,
                            text=True).stdout.split("\0")
     for name in filter(None, names):
@@ -284,13 +257,10 @@ def repo_copy(target: Path) -> Path:
     models = target / "digits" / model_files.SHIPPED_ROOT
     for kind, name in model_files.SHIPPED_MODELS.items():
         shutil.rmtree(models / name, ignore_errors=True)
-        if model_files.default_model_path(kind) is None:
-            make_shipped_folder(models / name)
-        else:
-            (models / name).mkdir(parents=True)
-            for file in SHIPPED_FILES:
-                (models / name / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(model_files.shipped_folder(kind) / file, models / name / file)
+        (models / name).mkdir(parents=True)
+        for file in SHIPPED_FILES:
+            (models / name / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(model_files.shipped_folder(kind) / file, models / name / file)
         (models / name / "evaluation.json").write_text("{}")  # a command's output: not shipped
     return target
 
@@ -338,12 +308,10 @@ def test_after_pip_install_digits_predict_reads_a_photo_without_model(tmp_path):
 
 
 def test_the_shipped_number_reader_reads_the_shared_number_photos_as_documented():
-    # docs/numbers.md, README: all 12 (33528's first 3 cut by the frame too, since the reader was
-    # fine-tuned on cut photos in the thirteenth session).
+    # docs/numbers.md, README: all 12 (33528's first 3 cut by the frame too: the reader was
+    # fine-tuned on cut photos).
     # A change to the line the reader sees (mnist_style.to_line) that the shipped model was not
     # trained on shows here first.
-    if model_files.default_model_path("number") is None:
-        pytest.skip("no number model shipped yet (docs/shipped_models.md)")
     model = model_files.load(model_files.default_model_path("number"))
     with open(DATA / "numbers" / "labels.csv") as file:
         shared = list(csv.DictReader(file))
