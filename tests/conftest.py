@@ -3,10 +3,31 @@ test files import them from there, never from conftest or another test file."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+
 import pytest
 
 from digits.config import schemas
 from helpers import SMOKE, compose_train
+
+
+@pytest.fixture(scope="session", autouse=True)
+def digits_cache(tmp_path_factory):
+    """The folder where digits caches what it computes (DIGITS_CACHE; reader_views.cache_dir).
+    Tests never touch the user's ~/.cache/digits: each session gets an empty folder of its own,
+    set in os.environ so the commands the tests start use it too. A DIGITS_CACHE set before the
+    tests start is kept: that is how a developer or CI shares one warm cache between runs (the
+    slow tests build reader views that take minutes); the cache is keyed by its inputs and
+    version, so a shared one gives the same data as a fresh one."""
+    if os.environ.get("DIGITS_CACHE"):
+        yield os.environ["DIGITS_CACHE"]
+        return
+    folder = tmp_path_factory.mktemp("digits_cache")
+    os.environ["DIGITS_CACHE"] = str(folder)
+    yield str(folder)
+    del os.environ["DIGITS_CACHE"]
 
 
 @pytest.fixture
@@ -54,3 +75,14 @@ def tiny_crnn(tmp_path_factory):
     folder = tmp_path_factory.mktemp("crnn")
     crnn.save(crnn.crnn(CrnnConfig(filters=[8, 16, 16], units=16)), folder / "model.keras")
     return folder / "model.keras"
+
+
+@pytest.fixture
+def crnn_run(tiny_crnn, tmp_path):
+    """tiny_crnn in a run folder of the test's own: model.keras and a metrics.json whose
+    unsure_below 0 flags no reading. Tests may write beside them."""
+    folder = tmp_path / "crnn_run"
+    folder.mkdir()
+    shutil.copy(tiny_crnn, folder / "model.keras")
+    (folder / "metrics.json").write_text(json.dumps({"unsure_below": 0.0}))
+    return folder
