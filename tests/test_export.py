@@ -115,15 +115,6 @@ def test_a_savedmodel_folder_is_replaced_only_with_overwrite(run_dir, tmp_path):
 
 
 # --- a sequence model (model=crnn, issue 14): checked on synthetic numbers --------------------
-@pytest.fixture
-def crnn_run(tiny_crnn, tmp_path):
-    folder = tmp_path / "crnn_run"
-    folder.mkdir()
-    (folder / "model.keras").write_bytes(tiny_crnn.read_bytes())
-    (folder / "metrics.json").write_text("{}")  # a run folder: exports beside it are digits'
-    return folder
-
-
 def test_agreement_of_a_sequence_model_compares_decoded_numbers():
     def path(steps):  # one near-certain class per step: 0 is the blank, d + 1 the digit d
         return np.eye(11)[steps] * 0.9 + 0.01

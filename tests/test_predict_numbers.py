@@ -3,7 +3,6 @@ confidence per digit and for the number, flagged under a threshold; a digit mode
 
 import csv
 import json
-import shutil
 
 import cv2
 import numpy as np
@@ -22,17 +21,8 @@ NUMBER_PHOTOS = [PHOTOS / "number_001.jpg", PHOTOS / "number_003.jpg"]
 
 
 @pytest.fixture(scope="module")
-def crnn(tiny_crnn):
+def reader(tiny_crnn):
     return model_files.load(tiny_crnn)
-
-
-@pytest.fixture
-def crnn_run(tiny_crnn, tmp_path):
-    """The tiny model in a run folder of this test's own (free to get a metrics.json)."""
-    folder = tmp_path / "run"
-    folder.mkdir()
-    shutil.copy(tiny_crnn, folder / "model.keras")
-    return folder
 
 
 def own_reading(model, image) -> crnn.Reading:
@@ -42,10 +32,10 @@ def own_reading(model, image) -> crnn.Reading:
 
 
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
-def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
+def test_a_sequence_model_reads_the_photos_whole_line(reader, photo):
     image = cv2.imread(str(photo))
-    reading = predict.read_number(crnn, image, str(photo))
-    expected = own_reading(crnn, image)
+    reading = predict.read_number(reader, image, str(photo))
+    expected = own_reading(reader, image)
     assert reading.reader == "sequence" and reading.error is None
     assert reading.number == expected.number and len(reading.number) > 0
     assert reading.confidence == pytest.approx(expected.confidence, rel=1e-4)
@@ -61,20 +51,21 @@ def test_a_digit_model_still_reads_numbers_by_components():
     assert reading.image.shape == (28, 28 * 6)
 
 
-def test_the_whole_number_confidence_decides_the_flag(crnn):
+def test_the_whole_number_confidence_decides_the_flag(reader):
     image = cv2.imread(str(NUMBER_PHOTOS[0]))
-    confidence = predict.read_number(crnn, image).confidence
-    trusted = predict.read_number(crnn, image, min_confidence=confidence * 0.99)
-    flagged = predict.read_number(crnn, image, min_confidence=confidence * 1.01)
+    confidence = predict.read_number(reader, image).confidence
+    trusted = predict.read_number(reader, image, min_confidence=confidence * 0.99)
+    flagged = predict.read_number(reader, image, min_confidence=confidence * 1.01)
     assert not trusted.low_confidence and flagged.low_confidence
     assert flagged.number == trusted.number  # flagged, not changed
     # untrained: every reading is far under the default threshold
-    assert predict.read_number(crnn, image).low_confidence
+    assert predict.read_number(reader, image).low_confidence
     empty = crnn.Reading("", (), 0.99)  # ink, but no digit read: never trusted
     assert number_reader.is_flagged(empty, 0.5)
 
 
 def test_unsure_below_comes_from_the_models_metrics(crnn_run):
+    (crnn_run / "metrics.json").unlink()
     assert number_reader.unsure_below(crnn_run) == number_reader.UNSURE_BELOW
     (crnn_run / "metrics.json").write_text(json.dumps({"unsure_below": 0.83}))
     assert number_reader.unsure_below(crnn_run) == 0.83
@@ -83,14 +74,13 @@ def test_unsure_below_comes_from_the_models_metrics(crnn_run):
     assert number_reader.unsure_below(crnn_run) == number_reader.UNSURE_BELOW
 
 
-def test_a_blank_photo_gets_an_error_not_a_number(crnn):
-    reading = predict.read_number(crnn, np.full((300, 400, 3), 230, np.uint8))
+def test_a_blank_photo_gets_an_error_not_a_number(reader):
+    reading = predict.read_number(reader, np.full((300, 400, 3), 230, np.uint8))
     assert reading.number is None and "no ink" in reading.error and not reading.unreadable
 
 
-def test_cli_writes_per_digit_confidences_and_flags_by_the_runs_threshold(crnn, crnn_run,
+def test_cli_writes_per_digit_confidences_and_flags_by_the_runs_threshold(reader, crnn_run,
                                                                          tmp_path, capsys):
-    (crnn_run / "metrics.json").write_text(json.dumps({"unsure_below": 0.0}))
     out = tmp_path / "out"
     arguments = ["--model", str(crnn_run), "--number", *map(str, NUMBER_PHOTOS),
                  "--json", str(out) + ".json", "--csv", str(out) + ".csv"]
@@ -99,7 +89,7 @@ def test_cli_writes_per_digit_confidences_and_flags_by_the_runs_threshold(crnn, 
     entries = json.loads((tmp_path / "out.json").read_text())
     rows = list(csv.DictReader(open(tmp_path / "out.csv")))
     for photo, entry, row in zip(NUMBER_PHOTOS, entries, rows):
-        expected = own_reading(crnn, decode(photo))  # as the CLI decodes it
+        expected = own_reading(reader, decode(photo))  # as the CLI decodes it
         assert set(entry) == {"path", "digit", "confidence", "top3", "low_confidence", "error",
                               "number", "digits", "reader"}
         assert entry["reader"] == "sequence" and entry["number"] == expected.number
@@ -147,14 +137,14 @@ def test_number_without_model_and_no_number_reader_shipped_cuts_with_the_digit_r
     assert reading["number"] == expected.number
 
 
-def test_a_lines_reading_does_not_depend_on_the_lines_read_with_it(crnn):
+def test_a_lines_reading_does_not_depend_on_the_lines_read_with_it(reader):
     narrow, wide = (mnist_style.to_line(cv2.imread(str(photo))) for photo in NUMBER_PHOTOS)
     assert -(-narrow.shape[1] // 32) < -(-wide.shape[1] // 32)  # padded to different widths
-    assert number_reader.read(crnn, [narrow, wide])[0] == number_reader.read(crnn, [narrow])[0]
-    assert number_reader.read(crnn, [wide, narrow])[1] == number_reader.read(crnn, [narrow])[0]
+    assert number_reader.read(reader, [narrow, wide])[0] == number_reader.read(reader, [narrow])[0]
+    assert number_reader.read(reader, [wide, narrow])[1] == number_reader.read(reader, [narrow])[0]
 
 
-def test_a_line_is_read_in_two_views_of_one_width(crnn):
+def test_a_line_is_read_in_two_views_of_one_width(reader):
     line = mnist_style.to_line(cv2.imread(str(NUMBER_PHOTOS[0])))
     views = number_reader.views(line)
     assert [view.shape for view in views] == [views[1].shape] * len(number_reader.READ_WIDTHS)
@@ -162,8 +152,8 @@ def test_a_line_is_read_in_two_views_of_one_width(crnn):
     squeezed = composed.squeeze(line, min(number_reader.READ_WIDTHS))
     np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
     assert not views[0][:, squeezed.shape[1]:].any()  # black padding
-    readings = crnn.decode(crnn.predict(composed.pad_lines(views), verbose=0))
-    (reading,) = number_reader.read(crnn, [line])
+    readings = crnn.decode(reader.predict(composed.pad_lines(views), verbose=0))
+    (reading,) = number_reader.read(reader, [line])
     assert reading.number in [view.number for view in readings]
 
 

@@ -2,7 +2,6 @@
 digits-predict --number does; mode=digit is refused."""
 
 import json
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,15 +14,7 @@ from helpers import PHOTOS
 PHOTO = PHOTOS / "number_003.jpg"
 
 
-@pytest.fixture(scope="module")
-def crnn_run(tiny_crnn, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("served")
-    shutil.copy(tiny_crnn, folder / "model.keras")
-    (folder / "metrics.json").write_text(json.dumps({"unsure_below": 0.0}))
-    return folder
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(crnn_run):
     with TestClient(serve.create_app(model_files.load(crnn_run), crnn_run)) as client:
         yield client
