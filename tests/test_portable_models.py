@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import compose_train, load_in_plain_keras
+from helpers import SMOKE, compose_train, load_in_plain_keras
 from digits import train
 from digits.data import datasets
 from digits.models import losses
@@ -19,8 +19,7 @@ from digits.models import classifiers
 from digits.data import pipeline
 from digits.config.models import MlpConfig
 
-TINY = ["data.train_size=200", "data.val_size=100", "data.test_size=100", "trainer.epochs=1",
-        "trainer.verbose=0", "trainer.batch_size=50"]
+TINY = [*SMOKE, "trainer.batch_size=50"]
 SMALL_LAYERS = {"mlp": ["model.hidden_units=[16]"]}
 CONVOLUTIONAL = ["model.filters=[8,16]"]
 

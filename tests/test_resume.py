@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import run_cli
+from helpers import SMOKE, run_cli
 from digits.runs import backup
 from digits.models import model_files
 from digits.training import trainer
@@ -145,10 +145,8 @@ def test_a_diverging_run_stops_at_the_first_nan_and_keeps_its_last_good_model(tm
 
 def test_a_run_diverging_in_its_first_epoch_keeps_no_broken_checkpoint(tmp_path):
     # Plain ModelCheckpoint saves the first epoch whatever its loss: best.keras would hold NaNs.
-    result = run_cli("digits.train", "data.train_size=300", "data.val_size=200",
-                     "data.test_size=200", "trainer.epochs=3", "trainer.verbose=0",
-                     "trainer.optimizer=sgd", "trainer.learning_rate=1e6",
-                     f"hydra.run.dir={tmp_path}")
+    result = run_cli("digits.train", *SMOKE, "trainer.epochs=3", "trainer.optimizer=sgd",
+                     "trainer.learning_rate=1e6", f"hydra.run.dir={tmp_path}")
     output = result.stdout + result.stderr
     assert result.returncode == 3, output[-3000:]
     assert "the loss became nan in epoch 0" in output
@@ -160,8 +158,7 @@ def test_an_unwritable_run_folder_is_a_clear_error(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "plots").write_text("a file where the plots folder should go")
-    result = run_cli("digits.train", "data.train_size=300", "data.val_size=200",
-                     "data.test_size=200", "trainer.epochs=1", f"hydra.run.dir={run_dir}")
+    result = run_cli("digits.train", *SMOKE, f"hydra.run.dir={run_dir}")
     assert result.returncode == 1
     assert "cannot write the run's files" in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
 
@@ -179,8 +176,7 @@ def test_a_full_disk_is_a_clear_error(tmp_path):
     (run_dir / "plots").mkdir()
     # Files are written under a temporary name, then renamed: the disk fills as that is written.
     (run_dir / "plots" / ".partial-curves.png").symlink_to("/dev/full")  # writes fail: ENOSPC
-    result = run_cli("digits.train", "data.train_size=300", "data.val_size=200",
-                     "data.test_size=200", "trainer.epochs=1", f"hydra.run.dir={run_dir}")
+    result = run_cli("digits.train", *SMOKE, f"hydra.run.dir={run_dir}")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-2000:]
     assert "No space left on device" in output and "Traceback" not in output
