@@ -145,6 +145,12 @@ def test_compile_hands_every_trainer_option_to_the_loss_and_optimizer(
     assert model.jit_compile is jit_compile
 
 
+def test_the_default_trainer_runs_eight_steps_per_execution():
+    model = classifiers.build(MlpConfig(hidden_units=[8]))
+    trainer.compile_model(model, compose_train().trainer, steps_per_epoch=10)
+    assert model.steps_per_execution == 8
+
+
 def test_ema_ends_training_with_the_averaged_weights():
     x = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
     y = np.arange(64) % 10

@@ -4,6 +4,7 @@ examples, never replacing a user's path, and a quiet start (no TensorFlow start-
 import argparse
 import os
 import re
+import sys
 
 import pytest
 from hydra import initialize_config_module
@@ -115,10 +116,24 @@ def test_run_turns_interrupts_and_errors_into_exit_codes_and_one_line(capsys, ra
     assert capsys.readouterr().err == message
 
 
-def test_every_command_main_goes_through_cli_run():
-    import inspect
-    for prog, main in MAINS.items():
-        assert "cli.run(" in inspect.getsource(main), prog
+@pytest.mark.parametrize("prog, arguments", [
+    ("digits-predict", [str(PHOTOS / "Humor-Sans_4_0.jpg"), "--model", str(SMALL_CNN)]),
+    ("digits-evaluate", ["--model", str(SMALL_CNN)]),
+    ("digits-export", ["--model", str(SMALL_CNN), "--format", "tflite"]),
+    ("digits-report", ["sweep"]),
+    ("digits-handwriting", ["photos"]),
+])
+@pytest.mark.parametrize("raised, status, said", [
+    (KeyboardInterrupt(), cli.INTERRUPTED, "interrupted"),
+    (OSError(28, "No space left on device"), cli.FAILED, "[Errno 28] No space left on device"),
+])
+def test_every_command_ends_a_ctrl_c_or_a_disk_error_with_its_exit_code_and_one_line(
+        prog, arguments, raised, status, said, monkeypatch, capsys):
+    def interrupted(*args):
+        raise raised
+    monkeypatch.setattr(sys.modules[MAINS[prog].__module__], "command", interrupted)
+    assert MAINS[prog](arguments) == status
+    assert capsys.readouterr().err == f"{prog}: {said}\n"
 
 
 def tf_lines(stderr: str) -> list[str]:

@@ -144,11 +144,6 @@ def test_experiments_set_only_what_their_groups_do_not(experiment):
             "give: drop it")
 
 
-def test_steps_per_execution_default_is_the_schemas():
-    from digits.config.schemas import TrainerConfig
-    assert compose_train().trainer.steps_per_execution == TrainerConfig().steps_per_execution == 8
-
-
 # --- one mechanism for required values ---------------------------------------------------------
 @pytest.mark.parametrize("overrides, key", [
     (["data=npz"], "data.path"),
