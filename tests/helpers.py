@@ -133,6 +133,23 @@ def label_smoothing(model) -> float:
     return model.loss.get_config().get("label_smoothing", 0.0)
 
 
+def assert_png_drawn(path: Path, width: int, height: int | None = None,
+                     panels: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """The figure a command saved at `path` (dpi 100: width and height are its inches x 100) has
+    something drawn in each cell of a rows x columns grid of `panels`; returns it in grey."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert image is not None, f"{path} is no PNG"
+    assert image.shape[1] == width and (height is None or image.shape[0] == height), image.shape
+    rows, columns = panels
+    for row in range(rows):
+        for column in range(columns):
+            cell = image[row * image.shape[0] // rows:(row + 1) * image.shape[0] // rows,
+                         column * image.shape[1] // columns:(column + 1) * image.shape[1] // columns]
+            drawn = np.count_nonzero(cell < 200) / cell.size  # dark pixels: ink, text, colour
+            assert drawn > 0.005, f"{path}: panel {row}, {column} is blank ({drawn:.2%} drawn)"
+    return image
+
+
 def labelled_photos() -> list[tuple[Path, str]]:
     """The committed photo samples and their labels (tests/data/photos/labels.csv)."""
     with open(PHOTOS / "labels.csv") as file:

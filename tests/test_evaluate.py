@@ -10,7 +10,12 @@ from digits import evaluate
 from digits.calibration import digit_calibration
 from digits.data import datasets
 from digits.models import model_files
-from helpers import SMOKE, run_cli, scores
+from helpers import SMOKE, assert_png_drawn, run_cli, scores
+
+# The figures digits-evaluate draws and their sizes in pixels (errors.png: its height grows with
+# the number of mistakes shown).
+FIGURES = {"confusion_matrix.png": (650, 550), "errors.png": (1120, None),
+           "reliability.png": (550, 500)}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +39,8 @@ def test_evaluate_reports_the_runs_own_test_accuracy_and_writes_its_figures(trai
     assert f"test accuracy {metrics['test_accuracy']:.4f}" in result.stdout
     assert saved["images"] == 200 and sum(map(sum, saved["confusion_matrix"])) == 200
     assert set(saved["per_class"]) == {str(d) for d in range(10)}
-    for name in ("confusion_matrix.png", "errors.png", "reliability.png"):
-        assert (trained_run / "plots" / name).stat().st_size > 5000, name
+    for name, (width, height) in FIGURES.items():
+        assert_png_drawn(trained_run / "plots" / name, width, height)
 
 
 def test_metrics_from_a_known_confusion():
@@ -88,8 +93,10 @@ def test_a_run_without_mistakes_still_gets_its_figures(tmp_path):
     from digits.evaluation import plots
 
     figure = plots.image_grid(np.zeros((0, 28, 28)), [], title="most confident mistakes")
+    assert figure.get_suptitle() == "most confident mistakes"
+    assert [text.get_text() for text in figure.axes[0].texts] == ["none"]
     plots.save(figure, tmp_path / "errors.png")
-    assert (tmp_path / "errors.png").stat().st_size > 0
+    assert_png_drawn(tmp_path / "errors.png", 400, 150)
 
 
 def files_of(folder):
@@ -125,8 +132,8 @@ def test_evaluate_on_an_npz_writes_its_own_folder_and_leaves_the_runs_evaluation
     assert saved["test_accuracy"] == pytest.approx(expected["accuracy"], abs=1e-9)
     assert saved["inverted_test_accuracy"] == pytest.approx(expected["inverted_accuracy"],
                                                             abs=1e-9)
-    for name in ("confusion_matrix.png", "errors.png", "reliability.png"):
-        assert (folder / "plots" / name).stat().st_size > 5000, name
+    for name, (width, height) in FIGURES.items():
+        assert_png_drawn(folder / "plots" / name, width, height)
     assert f"in {folder}" in result.stdout
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from digits import predict
 from digits.models import model_files
-from helpers import PHOTOS, SMALL_CNN as MODEL, drawn_digit, labelled_photos, run_cli
+from helpers import (PHOTOS, SMALL_CNN as MODEL, assert_png_drawn, drawn_digit, labelled_photos,
+                     run_cli)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_cli_numbers_folders_csv_and_plot(tmp_path):
     assert [r["number"] for r in readings] == ["8737", "552753"]
     assert all(r["digit"] is None and len(r["digits"]) == len(r["number"]) for r in readings)
     assert "552753" in result.stdout and (tmp_path / "out.csv").read_text().count("\n") == 3
-    assert (tmp_path / "out.png").stat().st_size > 10_000
+    assert_png_drawn(tmp_path / "out.png", 700, 440, panels=(2, 2))  # each photo, what was read
 
 
 def test_cli_refuses_a_bad_model_without_traceback(tmp_path):
