@@ -118,8 +118,8 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     assert metrics["preprocessing_version"] == mnist_style.PREPROCESSING_VERSION
     assert metrics["epochs"] == 2 and metrics["parameters"] > 0
     assert metrics["model"] == {"name": "crnn", "config": {
-        "name": "crnn", "height": 32, "filters": [8, 16, 16], "head": "conv", "units": 16,
-        "dropout": 0.2}}
+        "name": "crnn", "height": 32, "filters": [8, 16, 16], "paired_blocks": 0, "head": "conv",
+        "units": 16, "dropout": 0.2}}
     history = trainer.read_history(run_dir / trainer.HISTORY_FILE)
     assert {"loss", "val_loss", "val_exact_accuracy", "val_cer"} <= set(history)
     assert len(history["loss"]) == 2
