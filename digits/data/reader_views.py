@@ -74,7 +74,7 @@ def pen_ink(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def photo_of(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """uint8 (28, 28) MNIST digit -> a photo of it written on paper (uint8 BGR or grey)."""
     ink = hands.NEW_INKS[int(rng.integers(len(hands.NEW_INKS)))]
-    photo = hands.camera(hands.on_paper(hands.place(pen_ink(image, rng), rng), ink, rng), rng)
+    photo = hands.shoot(hands.place(pen_ink(image, rng), rng), ink, rng)
     if rng.random() < PHOTO_CORRUPTION_PROBABILITY:
         name = PHOTO_CORRUPTIONS[int(rng.integers(len(PHOTO_CORRUPTIONS)))]
         grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)

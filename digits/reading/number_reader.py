@@ -14,16 +14,16 @@ import keras
 import numpy as np
 
 from digits.calibration import digit_calibration
-from digits.data.numbers import composed
 from digits.models import crnn
 from digits.vision import mnist_style
+from digits.vision import number_lines
 
 # The whole-number confidence under which a reading is flagged when the model's metrics.json
 # holds no `unsure_below` calibrated on validation numbers.
 UNSURE_BELOW = 0.5
 # Every line is read in two views, squeezed and stretched in width as training lines are
-# (composed.squeeze), and the number likeliest over both is kept: on the 2 000 calibration
-# numbers 0.8575 exact against 0.839 for the line read once (docs/numbers.md, ninth session).
+# (number_lines.scale_width), and the number likeliest over both is kept: on the 2 000
+# calibration numbers 0.8575 exact against 0.839 for the line read once (docs/numbers.md).
 READ_WIDTHS = (0.85, 1.15)
 
 
@@ -43,7 +43,8 @@ def line_of(image: np.ndarray) -> np.ndarray:
 def views(line: np.ndarray, widths: tuple[float, ...] = READ_WIDTHS) -> list[np.ndarray]:
     """The line at each of `widths` (1.0: as it is), padded with black to one width: one call
     reads them all."""
-    resized = [line if factor == 1 else composed.squeeze(line, factor) for factor in widths]
+    resized = [line if factor == 1 else number_lines.scale_width(line, factor)
+               for factor in widths]
     width = max(view.shape[1] for view in resized)
     return [np.pad(view, ((0, 0), (0, width - view.shape[1]))) for view in resized]
 
