@@ -69,7 +69,7 @@ def test_keras_checkpoint_still_saves_a_diverged_epoch_and_ours_does_not(tmp_pat
     augment.RandomAffine(rotation_degrees=10),
 ], ids=lambda layer: type(layer).__name__)
 def test_each_random_layer_draws_from_one_seed_generator_we_can_find(layer):
-    """pipeline.reseed keys draws on (seed, epoch, batch) through these generators; a layer
+    """training_batches.reseed keys draws on (seed, epoch, batch) through these generators; a layer
     whose generators cannot be found would silently draw from state again."""
     assert len(keras_compat.seed_generators(layer)) == 1
 

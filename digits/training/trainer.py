@@ -22,7 +22,7 @@ from digits.runs import backup
 from digits.runs import hparams
 from digits.utils import keras_compat
 from digits.models import model_files
-from digits.data import pipeline
+from digits.data import training_batches
 from digits.config.schemas import Optimizer, Schedule, TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class SeedEachEpoch(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         generators = keras_compat.model_seed_generators(self.model)
-        pipeline.reseed(generators, self.seed, epoch, 0, first_stream=MODEL_STREAMS)
+        training_batches.reseed(generators, self.seed, epoch, 0, first_stream=MODEL_STREAMS)
 
 
 def learning_rate(cfg: TrainerConfig, steps_per_epoch: int | None):
@@ -241,11 +241,11 @@ def fit(model: keras.Model, train, val, cfg: TrainerConfig,
         run_dir: Path, resume: backup.State | None = None, seed: int | None = None,
         measure: tuple[keras.callbacks.Callback, ...] = (),
         steps_per_epoch: int | None = None) -> tuple[dict[str, list[float]], float]:
-    """Train for cfg.epochs epochs; with `resume` (digits.runs.backup.last_good_state), go on from that
-    backed-up state as if the run had never stopped (`train` then starts at the resumed epoch:
-    pipeline.training_dataset's first_epoch); with `seed`, the model's own random draws are keyed
-    on (seed, epoch) too. `train` is a tf.data.Dataset; `val` may be None when
-    `measure` callbacks log the validation values (make_callbacks); with `steps_per_epoch`,
+    """Train for cfg.epochs epochs; with `resume` (digits.runs.backup.last_good_state), go on
+    from that backed-up state as if the run had never stopped (`train` then starts at the
+    resumed epoch: training_batches.training_dataset's first_epoch); with `seed`, the model's own
+    random draws are keyed on (seed, epoch) too. `train` is a tf.data.Dataset; `val` may be None
+    when `measure` callbacks log the validation values (make_callbacks); with `steps_per_epoch`,
     `train` is one endless stream that every epoch goes on reading.
 
     Returns the history of every epoch (from history.csv, so resumed runs are whole) and the
