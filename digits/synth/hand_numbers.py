@@ -102,6 +102,11 @@ def file_name(hand_index: int, seed: int, index: int, label: str) -> str:
     return f"hand{hand_index}_seed{seed}_{index:04d}_{label}.jpg"
 
 
+def holds_photos(out_dir: Path, hand_index: int, seed: int) -> bool:
+    """Whether OUT_DIR already holds photos of numbers in this hand drawn with this seed."""
+    return any(out_dir.glob(f"hand{hand_index}_seed{seed}_*.jpg"))
+
+
 def label_of(path) -> str:
     """The number a photo written by write_numbers shows, from its name."""
     return Path(path).stem.rsplit("_", 1)[1]
