@@ -26,11 +26,10 @@ PREPROCESSING_VERSION = 3  # 2: bands through the photo cleared, blots away from
 # The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
 # finds it; 2: a line written uphill or downhill levelled; 3: the ink of PREPROCESSING_VERSION 3
 # (ink.ink_mask(grey, version=3): inverted bands, filled and blurred strokes, long bars); 4: writing
-# drawn in outline filled solid (fill_outlines). Since the ninth session to_line reads ink.ink_mask
-# version 4, which no longer takes a photo whose writing covers under 1 % of it for blank paper;
-# every photo version 3 found ink in gives the same line, so a model trained on version-4 lines
-# sees what it learnt from, and only the numbers drawn for training changed
-# (number_pool.POOL_VERSION).
+# drawn in outline filled solid (fill_outlines). to_line reads ink.ink_mask version 4, which no
+# longer takes a photo whose writing covers under 1 % of it for blank paper; every photo version 3
+# found ink in gives the same line, so LINE_VERSION stays 4 (a model trained on its lines sees
+# what it learnt from) and only the numbers drawn for training changed (number_pool.POOL_VERSION).
 LINE_VERSION = 4
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
