@@ -45,17 +45,17 @@ from digits.synth import hands
 from digits.models import model_files
 from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
-from digits.data.numbers import composed
 from digits.models import crnn
 from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
 from digits.vision.image_files import decode
+from digits.synth import number_layout
 
 SHARED = Path(__file__).resolve().parent.parent / "tests" / "data" / "numbers"
 SPEED_PHOTO = "number_003.jpg"  # 552753: six digits
 CHUNK = 256  # fixed-set numbers rendered and read at a time (their photos are large)
-GROUPS = ("all", *(f"length {n}" for n in range(1, composed.MAX_DIGITS + 1)),
-          *composed.SPACINGS, composed.SINGLE)
+GROUPS = ("all", *(f"length {n}" for n in range(1, number_layout.MAX_DIGITS + 1)),
+          *number_layout.SPACINGS, number_layout.SINGLE)
 
 
 @dataclass

@@ -12,9 +12,9 @@ import pytest
 from digits import cli, predict
 from digits.models import model_files
 from digits.reading import number_reader
-from digits.data.numbers import composed
 from digits.models import crnn
 from digits.vision import mnist_style
+from digits.vision import number_lines
 from digits.vision.image_files import decode
 from helpers import PHOTOS, SMALL_CNN
 
@@ -38,7 +38,7 @@ def crnn_run(tiny_crnn, tmp_path):
 def own_reading(model, image) -> crnn.Reading:
     """What the model's own output on the photo's line, in its two views, decodes to."""
     views = number_reader.views(mnist_style.to_line(image))
-    return crnn.likeliest(model.predict(composed.pad_lines(views), verbose=0))
+    return crnn.likeliest(model.predict(number_lines.pad_lines(views), verbose=0))
 
 
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
@@ -159,10 +159,10 @@ def test_a_line_is_read_in_two_views_of_one_width(crnn):
     views = number_reader.views(line)
     assert [view.shape for view in views] == [views[1].shape] * len(number_reader.READ_WIDTHS)
     assert views[1].shape[1] == round(line.shape[1] * max(number_reader.READ_WIDTHS))
-    squeezed = composed.squeeze(line, min(number_reader.READ_WIDTHS))
+    squeezed = number_lines.scale_width(line, min(number_reader.READ_WIDTHS))
     np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
     assert not views[0][:, squeezed.shape[1]:].any()  # black padding
-    readings = crnn.decode(crnn.predict(composed.pad_lines(views), verbose=0))
+    readings = crnn.decode(crnn.predict(number_lines.pad_lines(views), verbose=0))
     (reading,) = number_reader.read(crnn, [line])
     assert reading.number in [view.number for view in readings]
 

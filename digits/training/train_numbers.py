@@ -33,6 +33,7 @@ from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.models import crnn
+from digits.synth import number_layout
 from digits.training import trainer
 from digits.vision import mnist_style
 
@@ -57,7 +58,7 @@ def training_stream(x: np.ndarray, y: np.ndarray, cfg: schemas.NumbersDataConfig
                 yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step, pool)[:2]
 
     signature = (tf.TensorSpec((None, written.LINE_HEIGHT, None, 1), tf.float32),
-                 tf.TensorSpec((None, composed.MAX_DIGITS), tf.int32))
+                 tf.TensorSpec((None, number_layout.MAX_DIGITS), tf.int32))
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
 
 
@@ -204,15 +205,10 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
             steps_per_epoch=cfg.data.steps_per_epoch)
 
     reader = trainer.with_dtype_policy(reader, "float32")  # what is measured is what is saved
-    weights, epoch = trainer.kept_weights(cfg.trainer, history)
-    kept = {"weights": weights, "weights_epoch": epoch,
-            # measured again: averaged (EMA) weights were never validated during training
-            "val_exact_accuracy": measure(reader, val_lines, val_labels)["exact_accuracy"]}
-    if weights == "best_epoch":
-        kept["best_epoch"] = epoch
     metrics = {
         **test_metrics(reader, splits, cfg.data),
-        **kept,
+        **trainer.kept_weights_metrics(cfg.trainer, history, {
+            "val_exact_accuracy": measure(reader, val_lines, val_labels)["exact_accuracy"]}),
         "best_val_exact_accuracy": float(max(history["val_exact_accuracy"])),
         "epochs": len(history["loss"]),
         "train_seconds": round(train_seconds, 2),

@@ -329,6 +329,18 @@ def kept_weights(cfg: TrainerConfig, history: dict[str, list[float]]) -> tuple[s
     return "last_epoch", last
 
 
+def kept_weights_metrics(cfg: TrainerConfig, history: dict[str, list[float]],
+                         validation: dict[str, float]) -> dict:
+    """What model.keras holds, for metrics.json: which weights (kept_weights), from which epoch,
+    and `validation`: their validation metrics, measured again on the kept weights (averaged
+    weights were never validated in training)."""
+    weights, epoch = kept_weights(cfg, history)
+    kept = {"weights": weights, "weights_epoch": epoch, **validation}
+    if weights == "best_epoch":
+        kept["best_epoch"] = epoch
+    return kept
+
+
 def finish_run(run_dir: Path, cfg, metrics: dict) -> None:
     """The end of a run whose model.keras is saved: its metrics for TensorBoard's HParams, then
     metrics.json (last: its presence marks the run as finished), then the backup and any
