@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_CNN, compose_train, run_cli, scores
-from digits import train
+from digits.training import train_digits
 from digits.data import datasets
 from digits.models import model_files
 from digits.synth import hand_folders
@@ -96,7 +96,7 @@ def finetune(photos: Path, run_dir: Path, *overrides: str) -> dict:
                          f"trainer.init_from={SMALL_CNN}", "data.test_fraction=0.5",
                          "data.val_fraction=0.17", "trainer.epochs=3", "trainer.verbose=0",
                          *overrides])
-    return train.run_training(cfg, run_dir)
+    return train_digits.run_training(cfg, run_dir)
 
 
 def test_finetuning_starts_from_the_given_model_and_reports_before_and_after(photos, tmp_path):

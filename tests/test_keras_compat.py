@@ -34,11 +34,11 @@ def test_other_keras_versions_are_refused_in_one_clear_message():
 
 def test_training_with_another_keras_stops_before_any_work(monkeypatch, tmp_path):
     from helpers import SMOKE, compose_train
-    from digits import train
+    from digits.training import train_digits
 
     monkeypatch.setattr(keras, "__version__", "3.16.0")
     with pytest.raises(keras_compat.KerasVersionError, match="not keras 3.16.0"):
-        train.run_training(compose_train(SMOKE), tmp_path)
+        train_digits.run_training(compose_train(SMOKE), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from helpers import compose_train
-from digits import evaluate, train
+from digits import evaluate
+from digits.training import train_digits
 from digits.data import datasets
 from digits.models import model_files
 from digits.training import trainer
@@ -32,7 +33,7 @@ def runs(tmp_path_factory):
     made = {}
     for name, overrides in VARIANTS.items():
         cfg = compose_train([*TINY, *overrides])
-        train.run_training(cfg, root / name)
+        train_digits.run_training(cfg, root / name)
         made[name] = (root / name, cfg)
     return made
 
@@ -88,7 +89,7 @@ def test_model_is_the_architecture_trained_also_when_fine_tuning(runs, tmp_path)
     source = runs["no_early_stopping"][0]
     cfg = compose_train([*TINY[:-1], "trainer.epochs=1", f"trainer.init_from={source}",
                          "model=cnn", "trainer.early_stopping.enabled=false"])
-    fine_tuned = train.run_training(cfg, tmp_path)
+    fine_tuned = train_digits.run_training(cfg, tmp_path)
     # The model group says cnn, but the mlp loaded from init_from is what was trained.
     assert fine_tuned["model"] == {"name": "mlp", "init_from": str(source / "model.keras"),
                                    "freeze_features": False}
