@@ -19,7 +19,7 @@ from digits.training import trainer
 from digits.config.schemas import (AugmentationConfig, ConfigError, EarlyStoppingConfig, Optimizer,
                            Precision, Schedule, TrainerConfig)
 from digits.config.models import CnnGapConfig, CrnnConfig, MlpConfig, ResnetConfig
-from digits.train import run_training
+from digits.training.train_digits import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
 
