@@ -1,5 +1,5 @@
-"""Whole numbers read by a sequence model (issue 14): the photo's line of ink, the model's reading,
-and the whole-number confidence under which a reading is flagged rather than trusted.
+"""Whole numbers read by a sequence model: the photo's line of ink, the model's reading, and
+the whole-number confidence under which a reading is flagged rather than trusted.
 
 digits-predict --number, digits-evaluate and the web server use this for a sequence model (one
 (T, 11) distribution per line: crnn.is_sequence_model); a single-digit model keeps reading

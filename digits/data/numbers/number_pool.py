@@ -26,8 +26,9 @@ from digits.vision import number_lines
 
 log = logging.getLogger(__name__)
 
-# bump when the numbers drawn change (numbers_data, number_photos, hands, mnist_style.to_line); 2: a
-# photo whose thin writing covers under 1 % of it is read, not replaced by a clean view
+# bump when the numbers drawn change (composed, written, hands, number_layout,
+# mnist_style.to_line); 2: a photo whose thin writing covers under 1 % of it is read, not replaced
+# by a clean view
 POOL_VERSION = 2
 POOL_EPOCH = 1_000_000  # the epoch key of pool numbers: apart from any epoch's fresh numbers
 LABELS = np.dtype([("label", f"U{number_layout.MAX_DIGITS}"), ("width", np.int32)])
