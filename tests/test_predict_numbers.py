@@ -16,6 +16,7 @@ from digits.data.numbers import composed
 from digits.models import crnn
 from digits.vision import mnist_style
 from digits.vision.image_files import decode
+from digits.reading import digit_reader
 from helpers import PHOTOS, SMALL_CNN
 
 NUMBER_PHOTOS = [PHOTOS / "number_001.jpg", PHOTOS / "number_003.jpg"]
@@ -44,7 +45,7 @@ def own_reading(model, image) -> crnn.Reading:
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
 def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
     image = cv2.imread(str(photo))
-    reading = predict.read_number(crnn, image, str(photo))
+    reading = digit_reader.read_number(crnn, image, str(photo))
     expected = own_reading(crnn, image)
     assert reading.reader == "sequence" and reading.error is None
     assert reading.number == expected.number and len(reading.number) > 0
@@ -56,20 +57,20 @@ def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
 
 
 def test_a_digit_model_still_reads_numbers_by_components():
-    reading = predict.read_number(model_files.load(SMALL_CNN), cv2.imread(str(NUMBER_PHOTOS[1])))
+    reading = digit_reader.read_number(model_files.load(SMALL_CNN), cv2.imread(str(NUMBER_PHOTOS[1])))
     assert reading.reader == "components" and reading.number == "552753"
     assert reading.image.shape == (28, 28 * 6)
 
 
 def test_the_whole_number_confidence_decides_the_flag(crnn):
     image = cv2.imread(str(NUMBER_PHOTOS[0]))
-    confidence = predict.read_number(crnn, image).confidence
-    trusted = predict.read_number(crnn, image, min_confidence=confidence * 0.99)
-    flagged = predict.read_number(crnn, image, min_confidence=confidence * 1.01)
+    confidence = digit_reader.read_number(crnn, image).confidence
+    trusted = digit_reader.read_number(crnn, image, min_confidence=confidence * 0.99)
+    flagged = digit_reader.read_number(crnn, image, min_confidence=confidence * 1.01)
     assert not trusted.low_confidence and flagged.low_confidence
     assert flagged.number == trusted.number  # flagged, not changed
     # untrained: every reading is far under the default threshold
-    assert predict.read_number(crnn, image).low_confidence
+    assert digit_reader.read_number(crnn, image).low_confidence
     empty = crnn.Reading("", (), 0.99)  # ink, but no digit read: never trusted
     assert number_reader.is_flagged(empty, 0.5)
 
@@ -84,7 +85,7 @@ def test_unsure_below_comes_from_the_models_metrics(crnn_run):
 
 
 def test_a_blank_photo_gets_an_error_not_a_number(crnn):
-    reading = predict.read_number(crnn, np.full((300, 400, 3), 230, np.uint8))
+    reading = digit_reader.read_number(crnn, np.full((300, 400, 3), 230, np.uint8))
     assert reading.number is None and "no ink" in reading.error and not reading.unreadable
 
 
@@ -143,7 +144,7 @@ def test_number_without_model_and_no_number_reader_shipped_cuts_with_the_digit_r
     assert asked[:2] == ["number", "digit"]  # asked for a number reader first
     (reading,) = json.loads(output.read_text())
     assert reading["reader"] == "components"
-    expected = predict.read_number(model_files.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
+    expected = digit_reader.read_number(model_files.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
     assert reading["number"] == expected.number
 
 
@@ -168,6 +169,6 @@ def test_a_line_is_read_in_two_views_of_one_width(crnn):
 
 
 def test_a_line_read_as_no_digit_is_shown_as_none_and_flagged():
-    empty = predict.Reading("a.jpg", number="", digits=[], low_confidence=True, reader="sequence")
+    empty = digit_reader.Reading("a.jpg", number="", digits=[], low_confidence=True, reader="sequence")
     row = predict.table([empty], number=True).splitlines()[1]
     assert row.split()[:2] == ["a.jpg", "(none)"] and row.endswith("(low confidence)")
