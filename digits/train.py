@@ -19,7 +19,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from digits import evaluate
 from digits.utils import atomic
 from digits.data import augment
 from digits.runs import backup
@@ -30,7 +29,8 @@ from digits.utils import keras_compat
 from digits.models import model_files
 from digits.models import classifiers
 from digits.data import pipeline
-from digits.evaluation import plots
+from digits.evaluation import plots, scores
+from digits.models import inference
 from digits.training import train_numbers
 from digits.training import trainer
 from digits.vision import mnist_style
@@ -54,7 +54,7 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
     plots.save(plots.image_grid(np.asarray(samples), title="augmented training images"),
                run_dir / "plots" / "augmentation.png", writer)
     writer.close()
-    evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
+    scores.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
 def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
@@ -90,13 +90,13 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
                  sum(int(np.prod(w.shape)) for w in model.trainable_weights))
         before = None
         if cfg.trainer.init_from:
-            before = evaluate.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
+            before = scores.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
             log.info("before training: test accuracy %.4f", before)
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
                                              resume, training_seed)
 
     model = trainer.with_dtype_policy(model, "float32")  # what is measured is what is saved
-    test = evaluate.evaluate(model, splits.x_test, splits.y_test)
+    test = scores.evaluate(model, splits.x_test, splits.y_test)
     metrics = {
         "test_accuracy": test["test_accuracy"],
         "test_loss": test["test_loss"],
@@ -125,7 +125,7 @@ def kept_weights_metrics(model: keras.Model, cfg: schemas.TrainConfig, history: 
     """What model.keras holds: which weights, from which epoch, and their validation accuracy,
     measured again on the validation split (averaged weights were never validated in training)."""
     weights, epoch = trainer.kept_weights(cfg.trainer, history)
-    predicted = evaluate.predict_probabilities(model, splits.x_val).argmax(axis=1)
+    predicted = inference.predict(model, splits.x_val).argmax(axis=1)
     kept = {"weights": weights, "weights_epoch": epoch,
             "val_accuracy": float((predicted == splits.y_val).mean())}
     if weights == "best_epoch":
