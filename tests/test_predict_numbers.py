@@ -1,6 +1,8 @@
 """digits-predict --number with a sequence model (issue 14): the photo's line read whole, one
 confidence per digit and for the number, flagged under a threshold; a digit model still cuts."""
 
+from __future__ import annotations
+
 import csv
 import json
 import shutil
@@ -13,7 +15,7 @@ from digits import cli, predict
 from digits.models import model_files
 from digits.reading import number_reader
 from digits.data.numbers import composed
-from digits.models import crnn
+from digits.models import crnn as sequence
 from digits.vision import mnist_style
 from digits.vision.image_files import decode
 from digits.reading import digit_reader
@@ -36,10 +38,10 @@ def crnn_run(tiny_crnn, tmp_path):
     return folder
 
 
-def own_reading(model, image) -> crnn.Reading:
+def own_reading(model, image) -> sequence.Reading:
     """What the model's own output on the photo's line, in its two views, decodes to."""
     views = number_reader.views(mnist_style.to_line(image))
-    return crnn.likeliest(model.predict(composed.pad_lines(views), verbose=0))
+    return sequence.likeliest(model.predict(composed.pad_lines(views), verbose=0))
 
 
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
@@ -57,7 +59,8 @@ def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
 
 
 def test_a_digit_model_still_reads_numbers_by_components():
-    reading = digit_reader.read_number(model_files.load(SMALL_CNN), cv2.imread(str(NUMBER_PHOTOS[1])))
+    reading = digit_reader.read_number(model_files.load(SMALL_CNN),
+                                       cv2.imread(str(NUMBER_PHOTOS[1])))
     assert reading.reader == "components" and reading.number == "552753"
     assert reading.image.shape == (28, 28 * 6)
 
@@ -71,7 +74,7 @@ def test_the_whole_number_confidence_decides_the_flag(crnn):
     assert flagged.number == trusted.number  # flagged, not changed
     # untrained: every reading is far under the default threshold
     assert digit_reader.read_number(crnn, image).low_confidence
-    empty = crnn.Reading("", (), 0.99)  # ink, but no digit read: never trusted
+    empty = sequence.Reading("", (), 0.99)  # ink, but no digit read: never trusted
     assert number_reader.is_flagged(empty, 0.5)
 
 
@@ -163,7 +166,7 @@ def test_a_line_is_read_in_two_views_of_one_width(crnn):
     squeezed = composed.squeeze(line, min(number_reader.READ_WIDTHS))
     np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
     assert not views[0][:, squeezed.shape[1]:].any()  # black padding
-    readings = crnn.decode(crnn.predict(composed.pad_lines(views), verbose=0))
+    readings = sequence.decode(crnn.predict(composed.pad_lines(views), verbose=0))
     (reading,) = number_reader.read(crnn, [line])
     assert reading.number in [view.number for view in readings]
 
