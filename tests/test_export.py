@@ -50,7 +50,7 @@ def test_savedmodel_cli_checks_then_writes(run_dir, tmp_path):
 
 
 def test_an_export_that_disagrees_is_not_written(run_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "tflite_predict", lambda content, images: np.roll(
+    monkeypatch.setattr(exports, "tflite_predict", lambda content, images: np.roll(
         np.eye(10)[np.zeros(len(images), int)], 1, axis=1))  # always answers 1
     with pytest.raises(ValueError, match="nothing written"):
         exports.export(run_dir, "tflite", tmp_path / "bad.tflite", check_images=100)
