@@ -36,6 +36,7 @@ from omegaconf import OmegaConf
 
 from digits.models import model_files
 from digits.evaluation import robustness
+from digits.models import inference
 
 VARIANTS = {
     "recipe": [],
@@ -100,7 +101,7 @@ def measure(run_dir: Path, suite: robustness.Suite, validation) -> dict:
     """One run's figures: the table's columns and its metrics.json."""
     model = model_files.load(run_dir)
     images, labels = validation
-    predicted = robustness.predict(model, images).argmax(axis=1)
+    predicted = inference.predict(model, images).argmax(axis=1)
     result = robustness.evaluate(model, suite)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {"mnist_validation": float(np.mean(predicted == labels)),

@@ -38,7 +38,6 @@ import cv2
 import keras
 import numpy as np
 
-from digits import predict
 from digits.data import datasets
 from digits.synth import hand_numbers
 from digits.synth import hands
@@ -50,6 +49,7 @@ from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
 from digits.vision.image_files import decode
 from digits.synth import number_layout
+from digits.reading import digit_reader
 
 SHARED = Path(__file__).resolve().parent.parent / "tests" / "data" / "numbers"
 SPEED_PHOTO = "number_003.jpg"  # 552753: six digits
@@ -71,8 +71,8 @@ def groups_of(item: Item) -> list[str]:
 def read_component(model, images: list[np.ndarray]) -> list[tuple[str, float]]:
     """(number, confidence) per photo by connected components; ("", 0) where no ink was found."""
     with ThreadPoolExecutor() as pool:
-        prepared = list(pool.map(lambda image: predict.prepare(image, "photo", True), images))
-    readings = predict.answer(model, prepared, True, predict.MIN_CONFIDENCE)
+        prepared = list(pool.map(lambda image: digit_reader.prepare(image, "photo", True), images))
+    readings = digit_reader.answer(model, prepared, True, digit_reader.MIN_CONFIDENCE)
     return [(r.number or "", r.confidence if r.number else 0.0) for r in readings]
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from helpers import compose_train
-from digits import evaluate
 from digits.training import train_digits
 from digits.data import datasets
 from digits.models import model_files
 from digits.training import trainer
+from digits.models import inference
 
 TINY = ["data.train_size=400", "data.val_size=200", "data.test_size=100", "trainer.epochs=3",
         "trainer.verbose=0", "trainer.batch_size=32", "model.hidden_units=[16]"]
@@ -47,7 +47,7 @@ def saved(run_dir):
 def validation_accuracy_of_the_saved_model(run_dir, cfg) -> float:
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     splits = datasets.load(cfg.data, cfg.seed)
-    predicted = evaluate.predict_probabilities(model, splits.x_val).argmax(axis=1)
+    predicted = inference.predict(model, splits.x_val).argmax(axis=1)
     return float((predicted == splits.y_val).mean())
 
 

@@ -1,6 +1,8 @@
 """digits-predict --number with a sequence model (issue 14): the photo's line read whole, one
 confidence per digit and for the number, flagged under a threshold; a digit model still cuts."""
 
+from __future__ import annotations
+
 import csv
 import json
 import shutil
@@ -12,10 +14,11 @@ import pytest
 from digits import cli, predict
 from digits.models import model_files
 from digits.reading import number_reader
-from digits.models import crnn
+from digits.models import crnn as sequence
 from digits.vision import mnist_style
 from digits.vision import number_lines
 from digits.vision.image_files import decode
+from digits.reading import digit_reader
 from helpers import PHOTOS, SMALL_CNN
 
 NUMBER_PHOTOS = [PHOTOS / "number_001.jpg", PHOTOS / "number_003.jpg"]
@@ -35,16 +38,16 @@ def crnn_run(tiny_crnn, tmp_path):
     return folder
 
 
-def own_reading(model, image) -> crnn.Reading:
+def own_reading(model, image) -> sequence.Reading:
     """What the model's own output on the photo's line, in its two views, decodes to."""
     views = number_reader.views(mnist_style.to_line(image))
-    return crnn.likeliest(model.predict(number_lines.pad_lines(views), verbose=0))
+    return sequence.likeliest(model.predict(number_lines.pad_lines(views), verbose=0))
 
 
 @pytest.mark.parametrize("photo", NUMBER_PHOTOS, ids=lambda p: p.name)
 def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
     image = cv2.imread(str(photo))
-    reading = predict.read_number(crnn, image, str(photo))
+    reading = digit_reader.read_number(crnn, image, str(photo))
     expected = own_reading(crnn, image)
     assert reading.reader == "sequence" and reading.error is None
     assert reading.number == expected.number and len(reading.number) > 0
@@ -56,21 +59,22 @@ def test_a_sequence_model_reads_the_photos_whole_line(crnn, photo):
 
 
 def test_a_digit_model_still_reads_numbers_by_components():
-    reading = predict.read_number(model_files.load(SMALL_CNN), cv2.imread(str(NUMBER_PHOTOS[1])))
+    reading = digit_reader.read_number(model_files.load(SMALL_CNN),
+                                       cv2.imread(str(NUMBER_PHOTOS[1])))
     assert reading.reader == "components" and reading.number == "552753"
     assert reading.image.shape == (28, 28 * 6)
 
 
 def test_the_whole_number_confidence_decides_the_flag(crnn):
     image = cv2.imread(str(NUMBER_PHOTOS[0]))
-    confidence = predict.read_number(crnn, image).confidence
-    trusted = predict.read_number(crnn, image, min_confidence=confidence * 0.99)
-    flagged = predict.read_number(crnn, image, min_confidence=confidence * 1.01)
+    confidence = digit_reader.read_number(crnn, image).confidence
+    trusted = digit_reader.read_number(crnn, image, min_confidence=confidence * 0.99)
+    flagged = digit_reader.read_number(crnn, image, min_confidence=confidence * 1.01)
     assert not trusted.low_confidence and flagged.low_confidence
     assert flagged.number == trusted.number  # flagged, not changed
     # untrained: every reading is far under the default threshold
-    assert predict.read_number(crnn, image).low_confidence
-    empty = crnn.Reading("", (), 0.99)  # ink, but no digit read: never trusted
+    assert digit_reader.read_number(crnn, image).low_confidence
+    empty = sequence.Reading("", (), 0.99)  # ink, but no digit read: never trusted
     assert number_reader.is_flagged(empty, 0.5)
 
 
@@ -84,7 +88,7 @@ def test_unsure_below_comes_from_the_models_metrics(crnn_run):
 
 
 def test_a_blank_photo_gets_an_error_not_a_number(crnn):
-    reading = predict.read_number(crnn, np.full((300, 400, 3), 230, np.uint8))
+    reading = digit_reader.read_number(crnn, np.full((300, 400, 3), 230, np.uint8))
     assert reading.number is None and "no ink" in reading.error and not reading.unreadable
 
 
@@ -143,7 +147,7 @@ def test_number_without_model_and_no_number_reader_shipped_cuts_with_the_digit_r
     assert asked[:2] == ["number", "digit"]  # asked for a number reader first
     (reading,) = json.loads(output.read_text())
     assert reading["reader"] == "components"
-    expected = predict.read_number(model_files.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
+    expected = digit_reader.read_number(model_files.load(SMALL_CNN), decode(NUMBER_PHOTOS[0]))
     assert reading["number"] == expected.number
 
 
@@ -162,12 +166,12 @@ def test_a_line_is_read_in_two_views_of_one_width(crnn):
     squeezed = number_lines.scale_width(line, min(number_reader.READ_WIDTHS))
     np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
     assert not views[0][:, squeezed.shape[1]:].any()  # black padding
-    readings = crnn.decode(crnn.predict(number_lines.pad_lines(views), verbose=0))
+    readings = sequence.decode(sequence.predict(number_lines.pad_lines(views), verbose=0))
     (reading,) = number_reader.read(crnn, [line])
     assert reading.number in [view.number for view in readings]
 
 
 def test_a_line_read_as_no_digit_is_shown_as_none_and_flagged():
-    empty = predict.Reading("a.jpg", number="", digits=[], low_confidence=True, reader="sequence")
+    empty = digit_reader.Reading("a.jpg", number="", digits=[], low_confidence=True, reader="sequence")
     row = predict.table([empty], number=True).splitlines()[1]
     assert row.split()[:2] == ["a.jpg", "(none)"] and row.endswith("(low confidence)")

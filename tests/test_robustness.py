@@ -14,13 +14,14 @@ from digits.evaluation import robustness
 from digits.synth import hand_folders
 from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
+from digits.config.schemas import DEFAULT_SEED
 
 SMALL_CNN = Path(__file__).parent / "data" / "small_cnn.keras"
 
 
 @pytest.fixture(scope="module")
 def validation():
-    splits = datasets.load(DataConfig(), seed=robustness.DEFAULT_SEED)
+    splits = datasets.load(DataConfig(), seed=DEFAULT_SEED)
     return splits.x_val, splits.y_val
 
 

@@ -23,8 +23,8 @@ import PIL.Image
 import pytest
 from fastapi.testclient import TestClient
 
-from digits import serve
 from digits.models import model_files
+from digits.serving import app as serving_app
 from digits.vision import image_files
 from helpers import PHOTOS, SMALL_CNN, labelled_photos, run_cli
 
@@ -38,7 +38,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def client(model):
-    with TestClient(serve.create_app(model, SMALL_CNN, max_upload_mb=MAX_UPLOAD_MB)) as client:
+    with TestClient(serving_app.create_app(model, SMALL_CNN, max_upload_mb=MAX_UPLOAD_MB)) as client:
         yield client
 
 
@@ -80,7 +80,7 @@ def test_health_names_the_model_its_parameters_and_metrics(client, model, tmp_pa
     run.mkdir()
     (run / "model.keras").write_bytes(SMALL_CNN.read_bytes())
     (run / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9881}))
-    with TestClient(serve.create_app(model, run)) as run_client:
+    with TestClient(serving_app.create_app(model, run)) as run_client:
         assert run_client.get("/api/health").json()["model"]["metrics"] == {
             "test_accuracy": 0.9881}
 
@@ -95,9 +95,9 @@ def test_a_calibrated_models_unsure_below_flags_readings_unless_overridden(clien
     (run / "model.keras").write_bytes(SMALL_CNN.read_bytes())
     cut = min(1.0, default["confidence"] + 1e-3)  # as digits-calibrate writes it
     (run / "metrics.json").write_text(json.dumps({"unsure_below": cut}))
-    with TestClient(serve.create_app(model, run)) as calibrated:
+    with TestClient(serving_app.create_app(model, run)) as calibrated:
         assert upload(calibrated, photo).json()["low_confidence"]
-    with TestClient(serve.create_app(model, run, min_confidence=0.5)) as overridden:
+    with TestClient(serving_app.create_app(model, run, min_confidence=0.5)) as overridden:
         assert not upload(overridden, photo).json()["low_confidence"]
 
 
@@ -307,7 +307,7 @@ async def concurrent_uploads(app, count: int) -> list[httpx.Response]:
 def test_concurrent_requests_share_model_calls_and_get_their_own_answers(model):
     labels = {path.name: int(label) for path, label in labelled_photos() if len(label) == 1}
     for batching in (True, False):
-        app = serve.create_app(model, SMALL_CNN, batching=batching)
+        app = serving_app.create_app(model, SMALL_CNN, batching=batching)
         responses = asyncio.run(concurrent_uploads(app, 24))
         assert all(r.status_code == 200 for r in responses)
         assert all(r.json()["digit"] == labels[r.json()["path"]] for r in responses)

@@ -7,9 +7,10 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from digits import predict, serve
 from digits.models import model_files
+from digits.serving import app as serving_app
 from digits.vision.image_files import decode
+from digits.reading import digit_reader
 from helpers import PHOTOS
 
 PHOTO = PHOTOS / "number_003.jpg"
@@ -25,7 +26,7 @@ def crnn_run(tiny_crnn, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(crnn_run):
-    with TestClient(serve.create_app(model_files.load(crnn_run), crnn_run)) as client:
+    with TestClient(serving_app.create_app(model_files.load(crnn_run), crnn_run)) as client:
         yield client
 
 
@@ -36,7 +37,7 @@ def post(client, **params):
 
 def test_number_mode_answers_what_digits_predict_reads(client, crnn_run):
     body = post(client, mode="number").json()
-    cli_reading = predict.read_number(model_files.load(crnn_run), decode(PHOTO), "photo.jpg",
+    cli_reading = digit_reader.read_number(model_files.load(crnn_run), decode(PHOTO), "photo.jpg",
                                       min_confidence=0.0)
     assert body == json.loads(json.dumps(cli_reading.to_json(True)))
     assert body["reader"] == "sequence" and len(body["digits"]) == len(body["number"])

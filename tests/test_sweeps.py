@@ -12,6 +12,7 @@ from tensorboard.util import tensor_util
 
 from helpers import run_cli
 from digits import report
+from digits.evaluation import sweep_report
 
 TINY = ["data.train_size=300", "data.val_size=200", "data.test_size=200", "trainer.epochs=1",
         "trainer.verbose=0", "model.hidden_units=[32]"]
@@ -96,7 +97,7 @@ def test_report_tables_every_run_best_first_and_names_the_failures(grid, tmp_pat
     assert f"best run by validation accuracy: {sweep / best} " in result.stdout
     assert (tmp_path / "r.csv").read_text().count("\n") == 5
     assert (tmp_path / "r.png").stat().st_size > 5000
-    assert report.swept_keys(report.collect(sweep)) == ["augmentation", "trainer.learning_rate"]
+    assert sweep_report.swept_keys(sweep_report.collect(sweep)) == ["augmentation", "trainer.learning_rate"]
 
 
 def test_optuna_search_runs_its_trials_and_writes_the_best(tmp_path):

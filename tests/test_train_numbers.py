@@ -25,6 +25,7 @@ from digits.synth import number_layout
 from digits.vision import mnist_style
 from digits.vision import number_lines
 from digits.config.schemas import ConfigError
+from digits.evaluation import sweep_report
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
 TINY = ["data=numbers", "model=crnn", "model.filters=[8,16,16]", "model.units=16",
@@ -213,7 +214,7 @@ def test_the_sweep_report_ranks_number_runs_by_validation_exact_accuracy(tmp_pat
         (job / "metrics.json").write_text(json.dumps(
             {"val_exact_accuracy": val, "best_val_exact_accuracy": val + 0.01,
              "test_exact_accuracy": test, "epochs": 2, "train_seconds": 1.0}))
-    ranked = report.ranked(report.collect(tmp_path))
+    ranked = sweep_report.ranked(sweep_report.collect(tmp_path))
     assert [(row["run"], row["val_accuracy"], row["test_accuracy"]) for row in ranked] == [
         ("1", 0.8, 0.7), ("0", 0.5, 0.9)]
 

@@ -166,13 +166,16 @@ class TrainerConfig:
 
 
 # --- the whole training config -----------------------------------------------------------------
+DEFAULT_SEED = 42  # draws the data split: a run's seed unless it gives another
+
+
 @dataclass
 class TrainConfig:
     data: Any = MISSING  # DataConfig or FolderDataConfig, chosen by the data group
     augmentation: AugmentationConfig = MISSING
     model: Any = MISSING  # one of digits/config/models.py's, chosen by the model group
     trainer: TrainerConfig = MISSING
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
     # What a run returns to a sweeper (Optuna); null: best_val_accuracy, or for whole numbers
     # best_val_exact_accuracy

@@ -13,8 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from digits.calibration import digit_calibration
-from digits.models import crnn
+from digits.models import crnn, model_files
+from digits.runs import metadata
 from digits.vision import mnist_style
 from digits.vision import number_lines
 
@@ -31,7 +31,7 @@ def unsure_below(model_path: str | Path) -> float:
     """The flagging threshold of the model at `model_path`: `unsure_below` from the metrics.json
     beside it (its run folder, or the shipped model's folder; digits-calibrate writes it), else
     UNSURE_BELOW."""
-    return digit_calibration.unsure_below(model_path, UNSURE_BELOW)
+    return metadata.unsure_below(model_files.resolve(model_path).parent, UNSURE_BELOW)
 
 
 def line_of(image: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digits import evaluate
+from digits.evaluation import scores
+from digits.models import inference
 from digits.config import schemas
 from digits.data import augment
 from digits.data import datasets
@@ -47,7 +48,7 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
     plots.save(plots.image_grid(np.asarray(samples), title="augmented training images"),
                run_dir / "plots" / "augmentation.png", writer)
     writer.close()
-    evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
+    scores.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
 def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
@@ -83,13 +84,13 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
                  sum(int(np.prod(w.shape)) for w in model.trainable_weights))
         before = None
         if cfg.trainer.init_from:
-            before = evaluate.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
+            before = scores.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
             log.info("before training: test accuracy %.4f", before)
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
                                              resume, training_seed)
 
     model = trainer.with_dtype_policy(model, "float32")  # what is measured is what is saved
-    test = evaluate.evaluate(model, splits.x_test, splits.y_test)
+    test = scores.evaluate(model, splits.x_test, splits.y_test)
     metrics = {
         "test_accuracy": test["test_accuracy"],
         "test_loss": test["test_loss"],
@@ -116,7 +117,7 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
 
 def validation_accuracy(model: keras.Model, splits: datasets.Splits) -> float:
     """The model's accuracy on the validation split, as it is now."""
-    predicted = evaluate.predict_probabilities(model, splits.x_val).argmax(axis=1)
+    predicted = inference.predict(model, splits.x_val).argmax(axis=1)
     return float((predicted == splits.y_val).mean())
 
 
