@@ -17,7 +17,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from digits import cli, model_option
+from digits import cli
+from digits.models import model_option
 from digits.calibration import digit_calibration, number_calibration
 from digits.calibration.digit_calibration import CalibrationError
 from digits.data import datasets

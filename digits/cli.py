@@ -1,6 +1,6 @@
 """What every argparse digits-* command shares: exit codes, one-line errors, the --overwrite and
 --verbose options, refusing to replace a user's path, and Ctrl-C. The --model option is
-model_option's (it loads Keras, which not every command needs).
+digits.models.model_option's (it loads Keras, which not every command needs).
 
 digits-train is a Hydra app and follows the same exit codes on its own.
 """
@@ -14,23 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from digits.utils import quiet
+from digits.utils.command_errors import USAGE, CommandError
 
 OK = 0  # done
 FAILED = 1  # some inputs or outputs failed (including disk errors)
-USAGE = 2  # usage or configuration error, an unloadable model, a refused overwrite
 DIVERGED = 3  # training diverged (digits-train)
 INTERRUPTED = 130  # Ctrl-C
 
 EXIT_CODES = ("exit codes: 0 done; 1 some inputs or outputs failed (including disk errors);\n"
               "  2 usage error, unloadable model or refused overwrite; 130 interrupted")
-
-
-class CommandError(Exception):
-    """Ends a command with a one-line message on stderr and exit `status`."""
-
-    def __init__(self, message: str, status: int = USAGE):
-        super().__init__(message)
-        self.status = status
 
 
 def one_line(message: object) -> str:

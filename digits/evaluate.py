@@ -18,7 +18,8 @@ from pathlib import Path
 
 import keras
 
-from digits import cli, model_option
+from digits import cli
+from digits.models import model_option
 from digits.data import datasets
 from digits.evaluation import evaluate_numbers, robustness, scores
 from digits.models import crnn, model_files

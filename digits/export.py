@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from digits import cli, model_option
+from digits import cli
+from digits.models import model_option
 from digits.models import model_files
 from digits.models.export import UnsupportedExport, default_output, export
 

@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from digits import cli, model_option
+from digits import cli
+from digits.models import model_option
 from digits.evaluation import plots
 from digits.models import crnn, model_files
 from digits.reading import number_reader

@@ -13,7 +13,8 @@ import sys
 
 import uvicorn
 
-from digits import cli, model_option
+from digits import cli
+from digits.models import model_option
 from digits.serving.app import DEFAULT_MAX_UPLOAD_MB, create_app
 from digits.vision import image_files
 

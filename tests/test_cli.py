@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from digits import cli, evaluate, export, handwriting, predict, report
 from digits.models import model_files
-from digits import model_option
+from digits.models import model_option
 from helpers import PHOTOS, SMALL_CNN, run_cli
 
 PARSERS = {"digits-predict": predict.build_parser, "digits-evaluate": evaluate.build_parser,

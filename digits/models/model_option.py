@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from digits import cli
 from digits.models import model_files
+from digits.utils.command_errors import CommandError
 
 
 def add_model(parser: argparse.ArgumentParser, positional_deprecated: bool = False) -> None:
@@ -27,7 +27,7 @@ def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path
     deprecated = getattr(args, "deprecated_model", None)
     if deprecated is not None:
         if args.model is not None:
-            raise cli.CommandError("give the model once, as --model PATH")
+            raise CommandError("give the model once, as --model PATH")
         print(f"{prog}: the positional RUN_DIR is deprecated; use --model RUN_DIR",
               file=sys.stderr)
         return Path(deprecated)
@@ -38,7 +38,7 @@ def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path
         # No sequence reader shipped: the digit reader reads the number piece by piece.
         default = model_files.default_model_path("digit")
     if default is None:
-        raise cli.CommandError("no model given: add --model PATH (a run folder or a .keras file)")
+        raise CommandError("no model given: add --model PATH (a run folder or a .keras file)")
     return default
 
 
@@ -47,4 +47,4 @@ def load_model(prog: str, args: argparse.Namespace, kind: str = "digit"):
     try:
         return model_files.load(model_path(prog, args, kind))
     except model_files.ModelLoadError as error:
-        raise cli.CommandError(str(error)) from None
+        raise CommandError(str(error)) from None
