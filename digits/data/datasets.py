@@ -174,7 +174,8 @@ def with_reader_views(splits: Splits, cfg: HandwritingDataConfig, seed: int) -> 
     """data=handwriting: training and validation images extended by what the photo reader makes
     of them; the test split stays MNIST's own (the robustness suite measures the rest)."""
     x_train, y_train = reader_views.extend(splits.x_train, splits.y_train, seed, cfg.reader_copies,
-                                          cfg.hand_photos, cfg.corrupted_fraction, "train")
+                                          cfg.hand_photos, cfg.corrupted_fraction, "train",
+                                          cfg.scan_fraction)
     x_val, y_val = reader_views.extend(splits.x_val, splits.y_val, seed, cfg.val_reader_copies,
                                       0, 0.0, "validation")
     log.info("data=handwriting: %d training images (%d MNIST), %d validation (%d MNIST)",

@@ -234,10 +234,14 @@ def fill_outlines(mask: np.ndarray) -> np.ndarray:
 def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     """A decoded photo of a line of handwriting (a number) -> uint8 (height, W), light ink on
     black, for a sequence reader: the ink as ink_mask finds it, levelled (level), outlined
-    writing filled solid (fill_outlines), cropped, strokes thickened as to_mnist does, scaled to
-    fill the height but a small margin (the aspect ratio kept), with a quarter of the height of
-    black at each end. Raises NoDigitError."""
-    mask = fill_outlines(level(ink_mask(to_grey(image), version=4)))
+    writing filled solid (fill_outlines), then made a line (line_of_mask). Raises NoDigitError."""
+    return line_of_mask(fill_outlines(level(ink_mask(to_grey(image), version=4))), height)
+
+
+def line_of_mask(mask: np.ndarray, height: int = 32) -> np.ndarray:
+    """A binary mask of a line's ink -> uint8 (height, W), light ink on black: cropped, strokes
+    thickened as to_mnist does, scaled to fill the height but a small margin (the aspect ratio
+    kept), with a quarter of the height of black at each end."""
     line = crop_to_ink(mask)
     pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge
     line = crop_to_ink(thicken(cv2.copyMakeBorder(line, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
