@@ -22,7 +22,7 @@ from collections import Counter
 import cv2
 import numpy as np
 
-from digits import predict
+from digits.reading import digit_reader
 from digits.models import crnn, model_files
 from digits.reading import number_reader
 from digits.vision import drawing, stray_ink
@@ -174,12 +174,12 @@ def read_digits_both_ways(model, cases):
     for digit, style, pad, placed, pen_px in cases:
         truths.append(digit)
         styles.append(style)
-        drawn.append(drawing.drawing_to_mnist(pad))
+        drawn.append(drawing.to_mnist(pad))
         photographed.append(pad)
         removed += strokes_removed(pad, placed, pen_px) > 0
-    as_drawing = predict.classify(model, drawn).argmax(1)
+    as_drawing = digit_reader.classify(model, drawn).argmax(1)
     as_photo = np.array([-1 if r.digit is None else r.digit
-                         for r in predict.read_digits(model, photographed)])
+                         for r in digit_reader.read_digits(model, photographed)])
     return np.array(truths), styles, as_drawing, as_photo, removed
 
 
@@ -215,9 +215,9 @@ def main(argv: list[str] | None = None) -> None:
             digits = [int(d) for d in rng.integers(0, 10, int(rng.integers(2, 7)))]
             pad = number_drawing(digits, rng)
             truth = "".join(map(str, digits))
-            line = drawing.drawing_to_line(pad)
+            line = drawing.to_line(pad)
             right_drawing += number_reader.read(number_model, [line])[0].number == truth
-            right_photo += predict.read_number(number_model, pad).number == truth
+            right_photo += digit_reader.read_number(number_model, pad).number == truth
         print(f"{args.numbers} drawn numbers: as a drawing {right_drawing / args.numbers:.4f}, "
               f"as a photo {right_photo / args.numbers:.4f}")
 

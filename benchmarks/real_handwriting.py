@@ -30,9 +30,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import predict
-from digits.calibration import digit_calibration
+from digits.reading import digit_reader
 from digits.models import crnn, model_files
+from digits.runs import metadata
 from digits.reading import number_reader
 from digits.vision import image_files
 
@@ -77,8 +77,8 @@ def kind_of_error(truth: str, reading: str) -> str:
 
 def read_all(model, images: list[np.ndarray], numbers: bool, cut: float):
     if numbers:
-        return [predict.read_number(model, image, f"image {i}", cut) for i, image in enumerate(images)]
-    return predict.read_digits(model, images, min_confidence=cut)
+        return [digit_reader.read_number(model, image, f"image {i}", cut) for i, image in enumerate(images)]
+    return digit_reader.read_digits(model, images, min_confidence=cut)
 
 
 def report(name: str, truths: list[str], readings, numbers: bool, seconds: float) -> np.ndarray:
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         if numbers and crnn.is_sequence_model(model):
             cut = number_reader.unsure_below(path)
         else:
-            cut = digit_calibration.unsure_below(path, predict.MIN_CONFIDENCE)
+            cut = metadata.unsure_below(model_files.resolve(path).parent, digit_reader.MIN_CONFIDENCE)
         start = time.perf_counter()
         readings = read_all(model, images, numbers, cut)
         right = report(path, truths, readings, numbers, time.perf_counter() - start)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from digits.models import model_files
+from digits.reading import digit_reader
 from digits.vision import drawing
 from digits.vision.ink import NoDigitError
 
@@ -27,7 +28,7 @@ LONG_BAR_FOUR = [[(320, 60), (150, 260), (470, 260)], [(390, 150), (390, 350)]]
 
 
 def test_the_bar_of_a_wide_seven_is_kept():
-    box = drawing.drawing_to_mnist(drawn(WIDE_SEVEN))
+    box = drawing.to_mnist(drawn(WIDE_SEVEN))
     assert box.shape == (28, 28) and box.dtype == np.uint8
     rows = np.flatnonzero(box.max(axis=1) > 128)
     top = box[rows[0]:rows[0] + 3]
@@ -39,26 +40,26 @@ def test_the_bar_of_a_wide_seven_is_kept():
 @pytest.mark.parametrize("strokes, digit", [(WIDE_SEVEN, 7), (LONG_BASE_TWO, 2), (LONG_BAR_FOUR, 4)])
 def test_the_shipped_reader_reads_straight_mouse_strokes(strokes, digit):
     model = model_files.load(model_files.default_model_path("digit"))
-    box = drawing.drawing_to_mnist(drawn(strokes))
+    box = drawing.to_mnist(drawn(strokes))
     probabilities = model.predict(box[None, ..., None].astype("float32") / 255, verbose=0)[0]
     assert probabilities.argmax() == digit, probabilities.round(3)
 
 
 def test_light_ink_on_a_dark_pad_is_read_the_same():
-    dark = drawing.drawing_to_mnist(drawn(WIDE_SEVEN))
-    light = drawing.drawing_to_mnist(drawn(WIDE_SEVEN, ink=240, paper=20))
+    dark = drawing.to_mnist(drawn(WIDE_SEVEN))
+    light = drawing.to_mnist(drawn(WIDE_SEVEN, ink=240, paper=20))
     assert np.abs(dark.astype(int) - light.astype(int)).mean() < 3
 
 
 def test_a_blank_drawing_is_no_digit():
     with pytest.raises(NoDigitError, match="nothing drawn"):
-        drawing.drawing_to_mnist(drawn([]))
+        drawing.to_mnist(drawn([]))
 
 
 def test_a_drawn_number_keeps_every_stroke_in_its_line():
     # "17": a 1 and, well apart, a 7 whose bar a photo's cleanup could take for a ruled line
     strokes = [[(60, 40), (60, 200)], [(120, 40), (330, 40), (190, 200)]]
-    line = drawing.drawing_to_line(drawn(strokes, pen=12, shape=(240, 400)))
+    line = drawing.to_line(drawn(strokes, pen=12, shape=(240, 400)))
     assert line.shape[0] == 32
     columns = np.flatnonzero(line.max(axis=0) > 128)
     gaps = np.flatnonzero(np.diff(columns) > 1)

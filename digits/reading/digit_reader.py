@@ -20,10 +20,11 @@ import numpy as np
 
 from digits.models import crnn, inference
 from digits.reading import number_reader
-from digits.vision import mnist_style
+from digits.vision import drawing, mnist_style
 from digits.vision.image_files import IMAGE_SUFFIXES, decode
 
 MIN_CONFIDENCE = 0.6
+SOURCES = ("photo", "drawing")  # what an image is: a photo (cleaned up) or a drawing made on the page
 
 
 @dataclass
@@ -68,16 +69,21 @@ def describe(probabilities: np.ndarray, min_confidence: float) -> dict:
             "probabilities": [float(p) for p in probabilities]}
 
 
-def prepare(image: np.ndarray, path: str, number: bool,
-            line: bool = False) -> tuple[Reading, list[np.ndarray]]:
-    """A decoded photo -> (its Reading, still without an answer; the 28x28 digits to classify,
-    or with `line` the one line of ink a sequence model reads)."""
+def prepare(image: np.ndarray, path: str, number: bool, line: bool = False,
+            source: str = "photo") -> tuple[Reading, list[np.ndarray]]:
+    """A decoded photo (or, with source "drawing", a drawing made on the page: none of the photo
+    cleanup) -> (its Reading, still without an answer; the 28x28 digits to classify, or with
+    `line` the one line of ink a sequence model reads)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    shapes = drawing if source == "drawing" else mnist_style
     try:
         if line:
-            return Reading(path), [number_reader.line_of(image)]
+            return Reading(path), [drawing.to_line(image) if source == "drawing"
+                                   else number_reader.line_of(image)]
         if number:
-            return Reading(path), mnist_style.number_to_mnist(image)
-        box, count = mnist_style.to_mnist_counting(image)
+            return Reading(path), shapes.number_to_mnist(image)
+        box, count = shapes.to_mnist_counting(image)
     except mnist_style.NoDigitError as error:
         return Reading(path, error=str(error)), []
     warning = f"looks like {count} digits: try --number" if count > 1 else None
@@ -142,20 +148,23 @@ def fill_in(prepared: list[tuple[Reading, list[np.ndarray]]], probabilities: np.
 
 
 def read_digits(model: keras.Model, images: list[np.ndarray], paths: list[str] | None = None,
-                min_confidence: float | None = None) -> list[Reading]:
-    """Decoded photos of one digit each -> one Reading each (a photo with no ink gets an error)."""
+                min_confidence: float | None = None, source: str = "photo") -> list[Reading]:
+    """Decoded photos (or drawings: `source`) of one digit each -> one Reading each (one with no
+    ink gets an error)."""
     paths = paths or [f"image {index}" for index in range(len(images))]
+    count = len(images)
     with ThreadPoolExecutor() as pool:  # OpenCV releases the GIL: photos in parallel
-        prepared = list(pool.map(prepare, images, paths, [False] * len(images)))
+        prepared = list(pool.map(prepare, images, paths, [False] * count, [False] * count,
+                                 [source] * count))
     return answer(model, prepared, False, min_confidence)
 
 
 def read_number(model: keras.Model, image: np.ndarray, path: str = "image",
-                min_confidence: float | None = None) -> Reading:
-    """A decoded photo of a number -> a Reading whose `number` is the digits, left to right
-    (read whole by a sequence model, else digit by digit)."""
+                min_confidence: float | None = None, source: str = "photo") -> Reading:
+    """A decoded photo (or drawing: `source`) of a number -> a Reading whose `number` is the
+    digits, left to right (read whole by a sequence model, else digit by digit)."""
     line = reads_lines(model, True)
-    return answer(model, [prepare(image, path, True, line)], True, min_confidence)[0]
+    return answer(model, [prepare(image, path, True, line, source)], True, min_confidence)[0]
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:

@@ -30,13 +30,26 @@ def drawing_mask(image: np.ndarray) -> np.ndarray:
     return np.where(ink, 255, 0).astype(np.uint8)
 
 
-def drawing_to_mnist(image: np.ndarray) -> np.ndarray:
+def to_mnist(image: np.ndarray) -> np.ndarray:
     """A decoded drawing of one digit -> uint8 (28, 28), light digit on black, every stroke kept.
     Raises NoDigitError for a blank drawing."""
     return mnist_style.to_mnist_box(drawing_mask(image))
 
 
-def drawing_to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
+def to_mnist_counting(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """to_mnist's 28x28, and how many digits the drawing seems to hold (mnist_style.count_digits
+    of the same ink)."""
+    mask = drawing_mask(image)
+    return mnist_style.to_mnist_box(mask), mnist_style.count_digits(mask)
+
+
+def number_to_mnist(image: np.ndarray) -> list[np.ndarray]:
+    """A decoded drawing of a number -> one uint8 (28, 28) per digit, left to right, cut as
+    mnist_style.number_to_mnist cuts a photo's ink."""
+    return [mnist_style.to_mnist_box(piece) for piece in mnist_style.split_digits(drawing_mask(image))]
+
+
+def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     """A decoded drawing of a number -> the uint8 (height, W) line a sequence reader reads, as
     mnist_style.to_line makes it of a photo's ink, every stroke kept. Raises NoDigitError."""
     return mnist_style.line_of_mask(drawing_mask(image), height)
