@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,10 @@ from digits.data import pipeline
 from digits.evaluation import plots
 from digits.training import train_numbers
 from digits.training import trainer
+from digits.training import debug_modes
+from digits.training import loggers
+from digits.training import mlflow_logger
+from digits.config import run_options
 from digits.vision import mnist_style
 from digits.runs.run_folder import RunFolderError, claim_run_folder
 
@@ -57,8 +62,10 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
     evaluate.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
-def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
-    """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
+def run_training(cfg: schemas.TrainConfig, run_dir: Path,
+                 logger_callbacks: list | None = None) -> dict:
+    """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics.
+    `logger_callbacks`: the logger group's (digits.training.loggers; None: TensorBoard)."""
     keras_compat.check_keras_version()  # its work-arounds hold for the checked versions only
     # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
     strategy = distribute.make_strategy(cfg.trainer.strategy)
@@ -93,7 +100,8 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
             before = evaluate.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
             log.info("before training: test accuracy %.4f", before)
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
-                                             resume, training_seed)
+                                             resume, training_seed, loggers=logger_callbacks,
+                                             debug=cfg.debug)
 
     model = trainer.with_dtype_policy(model, "float32")  # what is measured is what is saved
     test = evaluate.evaluate(model, splits.x_test, splits.y_test)
@@ -160,6 +168,12 @@ def stop(message: str, status: int) -> float:
     sys.exit(status)
 
 
+def sweep_folder() -> Path | None:
+    """A multirun's folder (its jobs share one MLflow experiment); None for a single run."""
+    hydra_cfg = HydraConfig.get()
+    return Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
+
+
 @hydra.main(version_base="1.3", config_path="pkg://digits.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -171,14 +185,19 @@ def main(cfg: DictConfig) -> float:
             cfg = resumed_config(run_dir)
         train_cfg = schemas.to_objects(cfg)
         numbers = isinstance(train_cfg.data, schemas.NumbersDataConfig)
-        with claim_run_folder(run_dir):
-            metrics = (train_numbers.run_training if numbers else run_training)(train_cfg, run_dir)
+        if train_cfg.paths.cache:  # read where the data modules look: $DIGITS_CACHE
+            os.environ[run_options.CACHE_VARIABLE] = str(train_cfg.paths.cache_folder())
+        with loggers.open_loggers(train_cfg, run_dir, HydraConfig.get().runtime.choices,
+                                  sweep_folder()) as run_loggers, claim_run_folder(run_dir):
+            metrics = (train_numbers.run_training if numbers else run_training)(
+                train_cfg, run_dir, run_loggers.callbacks())
+            run_loggers.finish(metrics)
     except (schemas.ConfigError, datasets.DataError, RunFolderError, model_files.ModelLoadError,
-            keras_compat.KerasVersionError) as error:
+            keras_compat.KerasVersionError, mlflow_logger.MlflowUnreachable) as error:
         return stop(str(error), 2)
     except MissingMandatoryValue as error:  # a group removed from the command, e.g. ~data
         return stop(f"{error.full_key} is required: add {error.full_key}=... to the command", 2)
-    except trainer.TrainingDiverged as error:
+    except (trainer.TrainingDiverged, debug_modes.OverfitFailed) as error:
         return stop(str(error), 3)
     except KeyboardInterrupt:
         log.error("interrupted: every finished epoch is saved; run the same command again, or "
