@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from digits import cli
+from digits.runs import trial_command
 
 # val_accuracy: the validation accuracy of the saved model; older runs only have the best epoch's.
 # A whole-number run (data=numbers) has exact-number accuracies in their place.
@@ -150,6 +151,7 @@ def command(args) -> int:
             f", test accuracy {best['test_accuracy']:.4f}"
         print(f"\nbest run by validation accuracy: {best['folder']} "
               f"(validation accuracy {best['val_accuracy']:.4f}{test})")
+        print(f"its command: {trial_command.command(Path(best['folder']))}")
     return cli.OK
 
 
