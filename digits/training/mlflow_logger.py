@@ -12,8 +12,6 @@ MLflow is an optional extra: pip install "digits[mlflow]".
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import logging
 import os
 import time
@@ -24,6 +22,7 @@ from typing import Any, Mapping
 import keras
 
 from digits.config.run_options import MlflowConfig
+from digits.runs import hparams
 
 try:  # the optional extra: only logger=mlflow needs it
     from mlflow import MlflowClient
@@ -52,17 +51,9 @@ def local_store(output: Path) -> tuple[str, str]:
     return f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts")
 
 
-def flattened(values: Any, prefix: str = "") -> dict[str, str]:
-    """A config's dataclasses -> {"trainer.learning_rate": "0.001", ...}."""
-    if dataclasses.is_dataclass(values):
-        values = {field.name: getattr(values, field.name) for field in dataclasses.fields(values)}
-    if isinstance(values, Mapping):
-        flat = {}
-        for key, value in values.items():
-            flat.update(flattened(value, f"{prefix}{key}."))
-        return flat
-    value = values.value if isinstance(values, enum.Enum) else values
-    return {prefix.rstrip("."): str(value)[:PARAM_VALUE_LIMIT]}
+def flattened(cfg: Any) -> dict[str, str]:
+    """A config's dataclasses -> {"trainer.learning_rate": "0.001", ...} (MLflow's parameters)."""
+    return {key: str(value)[:PARAM_VALUE_LIMIT] for key, value in hparams.flatten(cfg).items()}
 
 
 @contextmanager
