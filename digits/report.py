@@ -14,6 +14,7 @@ from pathlib import Path
 
 from digits import cli
 from digits.evaluation.sweep_report import collect, markdown, plot, ranked, swept_keys, write_csv
+from digits.runs import trial_command
 
 EXAMPLES = """\
   digits-report multirun/2026-01-01/12-00-00
@@ -62,6 +63,7 @@ def command(args) -> int:
             f", test accuracy {best['test_accuracy']:.4f}"
         print(f"\nbest run by validation accuracy: {best['folder']} "
               f"(validation accuracy {best['val_accuracy']:.4f}{test})")
+        print(f"its command: {trial_command.command(Path(best['folder']))}")
     return cli.OK
 
 

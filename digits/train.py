@@ -6,6 +6,7 @@ compose (Hydra) -> data -> pipeline -> model -> fit -> evaluate -> artefacts in 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from digits.models import model_files
 from digits.runs.run_folder import RunFolderError, claim_run_folder
 from digits.training import train_digits
 from digits.training import train_numbers
+from digits.training import debug_modes, loggers, mlflow_logger
 from digits.training import trainer
-from digits.training.hydra_run import resumed_config, stop
+from digits.training.hydra_run import resumed_config, stop, sweep_folder
+from digits.config import run_options
 from digits.utils import keras_compat
 
 log = logging.getLogger("digits.train")
@@ -39,16 +42,20 @@ def main(cfg: DictConfig) -> float:
             cfg = resumed_config(run_dir)
         train_cfg = schemas.to_objects(cfg)
         numbers = isinstance(train_cfg.data, schemas.NumbersDataConfig)
-        with claim_run_folder(run_dir):
-            metrics = (train_numbers.run_training if numbers
-                       else train_digits.run_training)(train_cfg, run_dir)
+        if train_cfg.paths.cache:  # read where the data modules look: $DIGITS_CACHE
+            os.environ[run_options.CACHE_VARIABLE] = str(train_cfg.paths.cache_folder())
+        with loggers.open_loggers(train_cfg, run_dir, HydraConfig.get().runtime.choices,
+                                  sweep_folder()) as run_loggers, claim_run_folder(run_dir):
+            metrics = (train_numbers.run_training if numbers else train_digits.run_training)(
+                train_cfg, run_dir, run_loggers.callbacks())
+            run_loggers.finish(metrics)
     except (schemas.ConfigError, datasets.DataError, RunFolderError, model_files.ModelLoadError,
-            keras_compat.KerasVersionError) as error:
+            keras_compat.KerasVersionError, mlflow_logger.MlflowUnreachable) as error:
         return stop(str(error), cli.USAGE)
     except MissingMandatoryValue as error:  # a group removed from the command, e.g. ~data
         return stop(f"{error.full_key} is required: add {error.full_key}=... to the command",
                     cli.USAGE)
-    except trainer.TrainingDiverged as error:
+    except (trainer.TrainingDiverged, debug_modes.OverfitFailed) as error:
         return stop(str(error), cli.DIVERGED)
     except KeyboardInterrupt:
         log.error("interrupted: every finished epoch is saved; to go on from the last one, run "

@@ -34,3 +34,9 @@ def stop(message: str, status: int) -> float:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return float("nan")
     sys.exit(status)
+
+
+def sweep_folder() -> Path | None:
+    """A multirun's folder (its jobs share one MLflow experiment); None for a single run."""
+    hydra_cfg = HydraConfig.get()
+    return Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None

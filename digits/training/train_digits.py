@@ -51,8 +51,10 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
     scores.write_figures(test, splits.x_test, splits.y_test, run_dir)
 
 
-def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
-    """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics."""
+def run_training(cfg: schemas.TrainConfig, run_dir: Path,
+                 logger_callbacks: list | None = None) -> dict:
+    """Train one model as `cfg` says; write every artefact to `run_dir`; return the metrics.
+    `logger_callbacks`: the logger group's (digits.training.loggers; None: TensorBoard)."""
     keras_compat.check_keras_version()  # its work-arounds hold for the checked versions only
     # First: MultiWorkerMirroredStrategy must configure collectives before TensorFlow runs an op.
     strategy = distribute.make_strategy(cfg.trainer.strategy)
@@ -87,7 +89,8 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
             before = scores.evaluate(model, splits.x_test, splits.y_test)["test_accuracy"]
             log.info("before training: test accuracy %.4f", before)
         history, train_seconds = trainer.fit(model, train_ds, val_ds, cfg.trainer, run_dir,
-                                             resume, training_seed)
+                                             resume, training_seed, loggers=logger_callbacks,
+                                             debug=cfg.debug)
 
     model = trainer.with_dtype_policy(model, "float32")  # what is measured is what is saved
     test = scores.evaluate(model, splits.x_test, splits.y_test)

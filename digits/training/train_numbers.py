@@ -179,9 +179,10 @@ def validation_set(splits: datasets.Splits, cfg: schemas.NumbersDataConfig):
     return lines, labels
 
 
-def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
+def run_training(cfg: schemas.TrainConfig, run_dir: Path,
+                 logger_callbacks: list | None = None) -> dict:
     """Train a whole-number reader as `cfg` says; write every artefact to `run_dir`; return the
-    metrics (those of metrics.json)."""
+    metrics (those of metrics.json). `logger_callbacks`: the logger group's (None: TensorBoard)."""
     keras_compat.check_keras_version()
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.training_seed)
@@ -202,7 +203,8 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
         history, train_seconds = trainer.fit(
             trainable, stream, None, cfg.trainer, run_dir, resume, cfg.training_seed,
             measure=(NumberMetrics(reader, val_lines, val_labels),),
-            steps_per_epoch=cfg.data.steps_per_epoch)
+            steps_per_epoch=cfg.data.steps_per_epoch, loggers=logger_callbacks,
+            debug=cfg.debug)
 
     reader = trainer.with_dtype_policy(reader, "float32")  # what is measured is what is saved
     metrics = {
