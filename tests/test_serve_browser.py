@@ -275,27 +275,28 @@ def shipped_server():
         process.stderr.close()
 
 
-@pytest.fixture
-def shipped_page(page, shipped_server):
+def readings_sent(page) -> list[str]:
+    """The URLs of the readings the page asks for from now on (filled in as it asks)."""
+    urls = []
+    page.on("request", lambda request: urls.append(request.url)
+            if "/api/predict?" in request.url else None)
+    return urls
+
+
+def test_mouse_drawn_digits_are_read_as_drawings(page, shipped_server):
     page.goto(shipped_server)
-    return page
-
-
-def test_mouse_drawn_digits_are_read_as_drawings(shipped_page):
-    page = shipped_page
-    sent = []
-    page.on("request", lambda request: sent.append(request.url))
+    sent = readings_sent(page)
     for name, strokes, digit in (("wide_7", WIDE_SEVEN, "7"), ("long_base_2", LONG_BASE_TWO, "2"),
                                  ("long_bar_4", LONG_BAR_FOUR, "4")):
         draw(page, strokes)
         expect_reading(page, digit)
         shoot(page, f"drawn_{name}")
         page.get_by_role("button", name="Clear").click()
-    readings = [url for url in sent if "/api/predict?" in url]
-    assert readings and all("source=drawing" in url for url in readings)
+    assert sent and all("source=drawing" in url for url in sent)
 
 
-def test_number_mode_reads_the_number_photos_as_digits_predict_does(shipped_page, tmp_path):
+def test_number_mode_reads_the_number_photos_as_digits_predict_does(page, shipped_server,
+                                                                    tmp_path):
     out = tmp_path / "numbers.json"
     result = run_cli("digits.predict", "--number", str(NUMBERS), "--json", str(out))
     assert result.returncode == 0, result.stderr
@@ -303,9 +304,8 @@ def test_number_mode_reads_the_number_photos_as_digits_predict_does(shipped_page
     with open(NUMBERS / "labels.csv") as file:
         names = [row["path"] for row in csv.DictReader(file)]
     assert sorted(expected) == sorted(names) and len(names) == 12
-    page = shipped_page
-    sent = []
-    page.on("request", lambda request: sent.append(request.url))
+    page.goto(shipped_server)
+    sent = readings_sent(page)
     page.get_by_role("radio", name="A number").check()
     for name in names:
         page.get_by_role("button", name="Choose a photo").set_input_files(NUMBERS / name)
@@ -319,5 +319,4 @@ def test_number_mode_reads_the_number_photos_as_digits_predict_does(shipped_page
             assert abs(percent - 100 * digit["confidence"]) <= 0.6  # as the page rounds it
         expect(page.get_by_role("img", name="The line the number reader saw")).to_be_visible()
     shoot(page, "number_reader_line")
-    readings = [url for url in sent if "/api/predict?" in url]
-    assert len(readings) == 12 and all("source=photo" in url for url in readings)
+    assert len(sent) == 12 and all("source=photo" in url for url in sent)
