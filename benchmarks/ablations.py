@@ -14,8 +14,8 @@ overrides to every run; a variant's own overrides come after them and win.
 Variants: recipe (nothing removed), no_reader_views (data.reader_copies=0), no_hands
 (data.hand_photos=0), no_corrupted (data.corrupted_fraction=0), no_augmentation
 (augmentation=none: no geometry; the experiment's invert_probability 0.25 is kept, because
-inversion is what lets the model read inverted MNIST and light ink on dark paper, an acceptance
-figure of issue 13, not an optional extra).
+inversion is what lets the model read inverted MNIST and light ink on dark paper, a figure the
+reader must keep, not an optional extra).
 
 Then every run is measured on the same validation suite (robustness.build, built once) and on
 the plain MNIST validation digits of the split; the table gives, per variant, the mean over seeds

@@ -1,4 +1,4 @@
-"""Whole numbers (issue 14): the component reader and the sequence reader side by side.
+"""Whole numbers: the component reader and the sequence reader side by side.
 
     python benchmarks/whole_numbers.py --model SEQ_MODEL --digit-model DIGIT_MODEL
         [--count 5000] [--hands-photos 50] [--unsure-below P] [--repeats 50]

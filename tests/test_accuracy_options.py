@@ -1,4 +1,4 @@
-"""The stronger models, trainer options and augmentations of the accuracy issue (#4)."""
+"""The stronger models, trainer options and augmentations."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""digits-evaluate with a sequence model (issue 14): the fixed synthetic test numbers, by length
+"""digits-evaluate with a sequence model: the fixed synthetic test numbers, by length
 and spacing, the share flagged unsure, and a gallery of misread numbers."""
 
 import json

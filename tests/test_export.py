@@ -115,7 +115,7 @@ def test_a_savedmodel_folder_is_replaced_only_with_overwrite(run_dir, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]  # no .new / .old left
 
 
-# --- a sequence model (model=crnn, issue 14): checked on synthetic numbers --------------------
+# --- a sequence model (model=crnn): checked on synthetic numbers --------------------
 @pytest.fixture
 def crnn_run(tiny_crnn, tmp_path):
     folder = tmp_path / "crnn_run"

@@ -1,4 +1,4 @@
-"""digits-handwriting --numbers (issue 14): photos of whole numbers in one hand, the number in
+"""digits-handwriting --numbers: photos of whole numbers in one hand, the number in
 each file name (digits.synth.hand_numbers)."""
 
 from __future__ import annotations

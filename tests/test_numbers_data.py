@@ -1,4 +1,4 @@
-"""data=numbers (issue 14): synthetic handwritten numbers from MNIST digits of one split."""
+"""data=numbers: synthetic handwritten numbers from MNIST digits of one split."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""digits-predict --number with a sequence model (issue 14): the photo's line read whole, one
+"""digits-predict --number with a sequence model: the photo's line read whole, one
 confidence per digit and for the number, flagged under a threshold; a digit model still cuts."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Models shipped inside the package (digits/resources/models/, docs/shipped_models.md): every
 command falls back to them without --model, nothing is ever written into the package, a wheel
-carries them, and the shipped files are what the issues ask (plain Keras, no optimizer state, the
+carries them, and the shipped files are as they must be (plain Keras, no optimizer state, the
 reader's preprocessing version, <= 10 MB together).
 
 These tests hold before the models land (a stand-in made from tests/data/small_cnn.keras) and after
@@ -33,7 +33,7 @@ from helpers import DATA, PHOTOS, SMALL_CNN
 ROOT = Path(__file__).resolve().parents[1]
 # .hydra/config.yaml: the training run's config, where digits-evaluate finds its validation split
 SHIPPED_FILES = (model_files.MODEL_FILE, "metrics.json", "COMMAND.md", ".hydra/config.yaml")
-MAX_SHIPPED_BYTES = 10_000_000  # both shipped folders together (issues 13 and 14)
+MAX_SHIPPED_BYTES = 10_000_000  # both shipped folders together
 PHOTO = PHOTOS / "Humor-Sans_4_0.jpg"  # a 4
 
 # Exactly what a user of plain Keras does: load_model(path, safe_mode=True), then predict.
@@ -339,7 +339,7 @@ def test_after_pip_install_digits_predict_reads_a_photo_without_model(tmp_path):
 
 def test_the_shipped_number_reader_reads_the_shared_number_photos_as_documented():
     # docs/numbers.md, README: all 12 (33528's first 3 cut by the frame too, since the reader was
-    # fine-tuned on cut photos in the thirteenth session).
+    # fine-tuned on cut photos).
     # A change to the line the reader sees (mnist_style.to_line) that the shipped model was not
     # trained on shows here first.
     if model_files.default_model_path("number") is None:

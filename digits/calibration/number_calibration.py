@@ -1,4 +1,4 @@
-"""digits-calibrate for a sequence model (issue 14): the whole-number confidence under which a
+"""digits-calibrate for a sequence model: the whole-number confidence under which a
 reading is flagged, chosen on validation numbers, written beside a copy of the model.
 
 No temperature, unlike a single-digit model (calibration.py): a reading's confidence is the CTC

@@ -1,4 +1,4 @@
-"""digits-evaluate for a sequence model (issue 14): the fixed synthetic test numbers.
+"""digits-evaluate for a sequence model: the fixed synthetic test numbers.
 
 The numbers are fixed_sets.fixed_set on MNIST's test split (the run's data.test_count of them,
 5 000 by default), read whole (number_reader.read). Exact-number accuracy and character error
