@@ -6,7 +6,7 @@ import numpy as np
 
 from digits.data import augment
 from digits.data import datasets
-from digits.data import pipeline
+from digits.data import training_batches
 from digits.config.schemas import AugmentationConfig, DataConfig
 
 SEED = 42
@@ -22,8 +22,8 @@ def article_training_data(batch_size: int = 32):
     splits = mnist_splits()
     recipe = AugmentationConfig(rotation_degrees=15, width_shift=0.15, height_shift=0.15,
                                 zoom=0.15, invert_probability=0.5)
-    dataset = pipeline.training_dataset(splits.x_train, splits.y_train, batch_size, SEED,
-                                        augment.build(recipe, SEED))
+    dataset = training_batches.training_dataset(splits.x_train, splits.y_train, batch_size,
+                                                SEED, augment.build(recipe, SEED))
     return dataset, splits.x_train, splits.y_train
 
 

@@ -14,8 +14,8 @@ overrides to every run; a variant's own overrides come after them and win.
 Variants: recipe (nothing removed), no_reader_views (data.reader_copies=0), no_hands
 (data.hand_photos=0), no_corrupted (data.corrupted_fraction=0), no_augmentation
 (augmentation=none: no geometry; the experiment's invert_probability 0.25 is kept, because
-inversion is what lets the model read inverted MNIST and light ink on dark paper, an acceptance
-figure of issue 13, not an optional extra).
+inversion is what lets the model read inverted MNIST and light ink on dark paper, a figure the
+reader must keep, not an optional extra).
 
 Then every run is measured on the same validation suite (robustness.build, built once) and on
 the plain MNIST validation digits of the split; the table gives, per variant, the mean over seeds
@@ -36,6 +36,7 @@ from omegaconf import OmegaConf
 
 from digits.models import model_files
 from digits.evaluation import robustness
+from digits.models import inference
 
 VARIANTS = {
     "recipe": [],
@@ -100,7 +101,7 @@ def measure(run_dir: Path, suite: robustness.Suite, validation) -> dict:
     """One run's figures: the table's columns and its metrics.json."""
     model = model_files.load(run_dir)
     images, labels = validation
-    predicted = robustness.predict(model, images).argmax(axis=1)
+    predicted = inference.predict(model, images).argmax(axis=1)
     result = robustness.evaluate(model, suite)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {"mnist_validation": float(np.mean(predicted == labels)),

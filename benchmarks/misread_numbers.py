@@ -1,4 +1,4 @@
-"""Validation numbers two sequence models misread the same way (issue 14): how many, of what kind,
+"""Validation numbers two sequence models misread the same way: how many, of what kind,
 and a picture of some of them (the photo or clean view, the line the models read, the reading),
 to see whether what both get wrong could be read at all.
 

@@ -42,7 +42,9 @@ from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.models import crnn
 from digits.vision import mnist_style
+from digits.vision import number_lines
 from digits.config.schemas import NumbersDataConfig
+from digits.synth import number_layout
 
 SEED = 42  # the data seed of every shipped run: its validation digits are these
 HOLLOW_SEED = 7  # --hollow-hands: not the shipped runs' seed, so never a training draw
@@ -187,12 +189,13 @@ def main() -> None:
     print(f"photographed {share(photographed, exact)}, clean {share(~photographed, exact)}")
     spacings = np.array([m["spacing"] for m in metadata])
     length = np.array([m["length"] for m in metadata])
-    for spacing in (*composed.SPACINGS, composed.SINGLE):
+    for spacing in (*number_layout.SPACINGS, number_layout.SINGLE):
         chosen = spacings == spacing
         print(f"  {spacing:<12} photographed {share(chosen & photographed, exact):<14} "
               f"clean {share(chosen & ~photographed, exact):<14} by length: " + " ".join(
                   f"{n}:{exact[chosen & (length == n)].mean():.2f}"
-                  for n in range(1, composed.MAX_DIGITS + 1) if (chosen & (length == n)).any()))
+                  for n in range(1, number_layout.MAX_DIGITS + 1)
+                  if (chosen & (length == n)).any()))
     bins = [("none", shared == 0), ("under 0.05", (shared > 0) & (shared < 0.05))] + [
         (f"[{low:.2f}, {high:.2f})", (shared >= low) & (shared < high))
         for low, high in zip((0.05, 0.1, 0.2, 0.3), (0.1, 0.2, 0.3, 1.01))]
@@ -211,7 +214,7 @@ def main() -> None:
           " ".join(f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)))
     for factor in args.stretch:
         wide = [r.number for r in crnn.read_lines(
-            model, [composed.squeeze(line, factor) for line in lines])]
+            model, [number_lines.scale_width(line, factor) for line in lines])]
         lost = sum(len(r) < len(t) for r, t in zip(wide, labels))
         print(f"stretched x{factor}: exact {np.mean([r == t for r, t in zip(wide, labels)]):.4f}"
               f", lost digits in {lost} (unstretched: "

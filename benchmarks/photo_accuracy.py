@@ -12,8 +12,8 @@ import argparse
 import csv
 from pathlib import Path
 
-from digits import predict
 from digits.models import model_files
+from digits.reading import digit_reader
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
         rows = list(csv.DictReader(file))
     for kind, number in (("digits", False), ("numbers", True)):
         chosen = [row for row in rows if (len(row["label"]) > 1) == number]
-        readings = predict.read_files(model, [str(args.data / r["path"]) for r in chosen],
+        readings = digit_reader.read_files(model, [str(args.data / r["path"]) for r in chosen],
                                       number=number)
         wrong = [(r["path"], reading.number if number else reading.digit, r["label"])
                  for r, reading in zip(chosen, readings)

@@ -15,9 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digits import predict
 from digits.models import model_files
 from digits.vision import mnist_style
+from digits.vision import image_files
+from digits.reading import digit_reader
 
 PHOTOS = Path(__file__).resolve().parent.parent / "tests" / "data" / "photos"
 
@@ -39,11 +40,11 @@ def main() -> None:
         paths.append(str(path))
 
     for path in paths:  # warm up: first calls trace and allocate
-        predict.read_files(model, [path])
+        digit_reader.read_files(model, [path])
     latencies = []
     for index in range(args.repeats):
         start = time.perf_counter()
-        predict.read_files(model, [paths[index % len(paths)]])
+        digit_reader.read_files(model, [paths[index % len(paths)]])
         latencies.append(time.perf_counter() - start)
     latencies_ms = np.array(latencies) * 1000
     print(f"single 640x480 photo, warm, decode included: median {np.median(latencies_ms):.2f} ms, "
@@ -51,12 +52,12 @@ def main() -> None:
 
     batch = [paths[i % len(paths)] for i in range(args.photos)]
     start = time.perf_counter()
-    readings = predict.read_files(model, batch)
+    readings = digit_reader.read_files(model, batch)
     seconds = time.perf_counter() - start
     assert all(r.error is None for r in readings)
     print(f"batch of {len(batch)} photo files (decode, preprocess in threads, one model call): "
           f"{len(batch) / seconds:.0f} photos/s")
-    stages = {"decode": lambda p: predict.decode(Path(p)),
+    stages = {"decode": lambda p: image_files.decode(Path(p)),
               "preprocess": lambda p: mnist_style.to_mnist(cv2.imread(p))}
     for name, stage in stages.items():
         start = time.perf_counter()

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from digits.calibration import digit_calibration
 from digits.data import datasets
 from digits.models import model_files
 from digits.evaluation import robustness
+from digits.runs import metadata
 
 
 def label(path: str) -> str:
@@ -52,7 +52,7 @@ def main() -> None:
             suites[key] = robustness.build(images, labels, args.split)
             print(f"built the suite for {path} in {time.perf_counter() - start:.0f} s")
         results[label(path)] = robustness.evaluate(model_files.load(path), suites[key],
-                                                   digit_calibration.unsure_below(path, None))
+                                                   metadata.unsure_below(path, None))
     if len(suites) > 1:
         print("note: the models' runs split MNIST differently: each is measured on its own "
               "validation images")

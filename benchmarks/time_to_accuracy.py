@@ -17,7 +17,7 @@ from keras import layers
 
 from digits.config import schemas
 from digits.data import datasets
-from digits.train import run_training
+from digits.training.train_digits import run_training
 
 
 def keras_io_convnet(epochs: int) -> tuple[float, float]:

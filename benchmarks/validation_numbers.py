@@ -1,4 +1,4 @@
-"""Sequence models compared on more validation numbers (issue 14): when two candidates' validation
+"""Sequence models compared on more validation numbers: when two candidates' validation
 figures disagree, draw other numbers of the same validation digits and read them with each.
 
     python benchmarks/validation_numbers.py --model A --model B [--count 4000] [--seed 77001]

@@ -1,4 +1,4 @@
-"""Whole numbers (issue 14): the component reader and the sequence reader side by side.
+"""Whole numbers: the component reader and the sequence reader side by side.
 
     python benchmarks/whole_numbers.py --model SEQ_MODEL --digit-model DIGIT_MODEL
         [--count 5000] [--hands-photos 50] [--unsure-below P] [--repeats 50]
@@ -38,24 +38,24 @@ import cv2
 import keras
 import numpy as np
 
-from digits import predict
 from digits.data import datasets
 from digits.synth import hand_numbers
 from digits.synth import hands
 from digits.models import model_files
 from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
-from digits.data.numbers import composed
 from digits.models import crnn
 from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
 from digits.vision.image_files import decode
+from digits.synth import number_layout
+from digits.reading import digit_reader
 
 SHARED = Path(__file__).resolve().parent.parent / "tests" / "data" / "numbers"
 SPEED_PHOTO = "number_003.jpg"  # 552753: six digits
 CHUNK = 256  # fixed-set numbers rendered and read at a time (their photos are large)
-GROUPS = ("all", *(f"length {n}" for n in range(1, composed.MAX_DIGITS + 1)),
-          *composed.SPACINGS, composed.SINGLE)
+GROUPS = ("all", *(f"length {n}" for n in range(1, number_layout.MAX_DIGITS + 1)),
+          *number_layout.SPACINGS, number_layout.SINGLE)
 
 
 @dataclass
@@ -71,8 +71,8 @@ def groups_of(item: Item) -> list[str]:
 def read_component(model, images: list[np.ndarray]) -> list[tuple[str, float]]:
     """(number, confidence) per photo by connected components; ("", 0) where no ink was found."""
     with ThreadPoolExecutor() as pool:
-        prepared = list(pool.map(lambda image: predict.prepare(image, "photo", True), images))
-    readings = predict.answer(model, prepared, True, predict.MIN_CONFIDENCE)
+        prepared = list(pool.map(lambda image: digit_reader.prepare(image, "photo", True), images))
+    readings = digit_reader.answer(model, prepared, True, digit_reader.MIN_CONFIDENCE)
     return [(r.number or "", r.confidence if r.number else 0.0) for r in readings]
 
 

@@ -7,8 +7,8 @@ a reading is flagged unsure. A sequence model (whole numbers): no temperature (i
 a CTC probability of the whole number), only the whole-number confidence below which a reading
 is flagged, chosen on fixed validation numbers. DIR gets model.keras (no optimizer state),
 metrics.json (the run's metrics plus unsure_below, the temperature, the validation figures) and
-COMMAND.md. The logic is digits/calibration/digit_calibration.py's and digits/calibration/number_calibration.py's;
-docs/robustness.md and docs/numbers.md explain it.
+COMMAND.md. The logic is digits/calibration/digit_calibration.py's and
+digits/calibration/number_calibration.py's; docs/robustness.md and docs/numbers.md explain it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 
 from digits import cli
+from digits.models import model_option
+from digits.calibration import digit_calibration, number_calibration
+from digits.calibration.digit_calibration import CalibrationError
+from digits.data import datasets
+from digits.models import crnn, model_files
 
 EXAMPLES = """\
   digits-calibrate --model outputs/2026-01-01/12-00-00 --output shipped/digit_reader
@@ -30,7 +35,7 @@ PROG = "digits-calibrate"
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
-    cli.add_model(parser)
+    model_option.add_model(parser)
     parser.add_argument("--output", type=Path, required=True, metavar="DIR",
                         help="the folder to write model.keras, metrics.json and COMMAND.md to "
                         "(new or empty)")
@@ -39,13 +44,7 @@ def build_parser() -> cli.Parser:
 
 
 def command(args, argv: list[str]) -> int:
-    from digits.calibration import digit_calibration
-    from digits.data import datasets
-    from digits.models import model_files
-    from digits.calibration import number_calibration
-    from digits.models import crnn
-
-    model_path = cli.model_path(PROG, args)
+    model_path = model_option.model_path(PROG, args)
     cli.refuse_existing(args.output, args.overwrite, "--output")
     try:
         source = model_files.resolve(model_path)
@@ -63,7 +62,7 @@ def command(args, argv: list[str]) -> int:
         else:
             metrics = digit_calibration.calibrate(model_path, args.output, made_with, model)
             report = report_digits
-    except (model_files.ModelLoadError, digit_calibration.CalibrationError) as error:
+    except (model_files.ModelLoadError, CalibrationError) as error:
         raise cli.CommandError(str(error)) from None
     except datasets.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None

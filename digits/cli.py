@@ -1,5 +1,6 @@
-"""What every argparse digits-* command shares: exit codes, one-line errors, the --model,
---overwrite and --verbose options, refusing to replace a user's path, and Ctrl-C.
+"""What every argparse digits-* command shares: exit codes, one-line errors, the --overwrite and
+--verbose options, refusing to replace a user's path, and Ctrl-C. The --model option is
+digits.models.model_option's (it loads Keras, which not every command needs).
 
 digits-train is a Hydra app and follows the same exit codes on its own.
 """
@@ -13,23 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from digits.utils import quiet
+from digits.utils.command_errors import USAGE, CommandError
 
 OK = 0  # done
 FAILED = 1  # some inputs or outputs failed (including disk errors)
-USAGE = 2  # usage or configuration error, an unloadable model, a refused overwrite
 DIVERGED = 3  # training diverged (digits-train)
 INTERRUPTED = 130  # Ctrl-C
 
 EXIT_CODES = ("exit codes: 0 done; 1 some inputs or outputs failed (including disk errors);\n"
               "  2 usage error, unloadable model or refused overwrite; 130 interrupted")
-
-
-class CommandError(Exception):
-    """Ends a command with a one-line message on stderr and exit `status`."""
-
-    def __init__(self, message: str, status: int = USAGE):
-        super().__init__(message)
-        self.status = status
 
 
 def one_line(message: object) -> str:
@@ -61,52 +54,9 @@ class Parser(argparse.ArgumentParser):
         return parsed
 
 
-def add_model(parser: argparse.ArgumentParser, positional_deprecated: bool = False) -> None:
-    """--model PATH; with `positional_deprecated`, a bare RUN_DIR is still taken (not shown)."""
-    parser.add_argument("--model", metavar="PATH",
-                        help="a run folder (its model.keras) or a .keras file")
-    if positional_deprecated:
-        parser.add_argument("deprecated_model", nargs="?", metavar="RUN_DIR",
-                            help=argparse.SUPPRESS)
-
-
 def add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output paths that already exist (never done without it)")
-
-
-def model_path(prog: str, args: argparse.Namespace, kind: str = "digit") -> Path:
-    """--model, else the deprecated positional RUN_DIR (with a warning), else the shipped model
-    of `kind` (model_files.default_model_path: "digit" or "number"; for "number" the shipped digit
-    model when no number model is shipped)."""
-    from digits.models import model_files  # here: modelio imports Keras, which not every command needs
-
-    deprecated = getattr(args, "deprecated_model", None)
-    if deprecated is not None:
-        if args.model is not None:
-            raise CommandError("give the model once, as --model PATH")
-        print(f"{prog}: the positional RUN_DIR is deprecated; use --model RUN_DIR",
-              file=sys.stderr)
-        return Path(deprecated)
-    if args.model is not None:
-        return Path(args.model)
-    default = model_files.default_model_path(kind)
-    if default is None and kind == "number":
-        # No sequence reader shipped: the digit reader reads the number piece by piece.
-        default = model_files.default_model_path("digit")
-    if default is None:
-        raise CommandError("no model given: add --model PATH (a run folder or a .keras file)")
-    return default
-
-
-def load_model(prog: str, args: argparse.Namespace, kind: str = "digit"):
-    """The model of `args` (see model_path); an unloadable one is a CommandError (exit 2)."""
-    from digits.models import model_files
-
-    try:
-        return model_files.load(model_path(prog, args, kind))
-    except model_files.ModelLoadError as error:
-        raise CommandError(str(error)) from None
 
 
 def refuse_existing(path: Path, overwrite: bool, option: str) -> None:

@@ -15,77 +15,21 @@ fixed test set (exact-number accuracy and CER), and must have read the same kind
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
 
 import keras
-from omegaconf import OmegaConf
 
-from digits import cli, evaluate
-from digits.calibration import digit_calibration
+from digits import cli
 from digits.config import schemas
 from digits.data import datasets
-from digits.models import model_files
-from digits.data.numbers import fixed_sets
-from digits.data.numbers import composed
-from digits.models import crnn
+from digits.data.numbers import composed, fixed_sets
+from digits.evaluation import scores
+from digits.models import ensembles, model_files
 from digits.training import train_numbers
 from digits.vision import mnist_style
-from digits.config.schemas import DataConfig
 
 MAX_MEMBERS = 8
-
-
-def build(members: list[keras.Model]) -> keras.Model:
-    """Members with the same input -> one model whose output is their mean probability."""
-    if len(members) < 2:
-        raise ValueError("an ensemble needs at least 2 members")
-    shapes = {tuple(member.input_shape[1:]) for member in members}
-    if len(shapes) != 1:
-        raise ValueError(f"the members take different inputs: {sorted(shapes)}")
-    inputs = keras.Input(shapes.pop())
-    outputs = []
-    for index, trained in enumerate(members):
-        # A clone holds the weights without the optimizer's state, and gets a name unique in
-        # the ensemble.
-        member = type(trained).from_config(trained.get_config())
-        member.set_weights(trained.get_weights())
-        member.name = f"member_{index}_{trained.name}"
-        member.trainable = False
-        outputs.append(member(inputs))
-    averaged = keras.layers.Average(name="mean_probability")(outputs)
-    return keras.Model(inputs, averaged, name=f"{model_files.ENSEMBLE_PREFIX}_of_{len(members)}")
-
-
-def accuracies(model: keras.Model, splits: datasets.Splits) -> dict:
-    val = evaluate.evaluate(model, splits.x_val, splits.y_val)["test_accuracy"]
-    test = evaluate.evaluate(model, splits.x_test, splits.y_test)
-    return {"val_accuracy": val, "test_accuracy": test["test_accuracy"],
-            "inverted_test_accuracy": test["inverted_test_accuracy"]}
-
-
-def run_data(path: Path) -> tuple[DataConfig, int]:
-    """The data config and seed a member's run was trained with (MNIST and seed 42 if unknown),
-    so its validation images are ones it did not learn from."""
-    saved = model_files.resolve(path).parent / ".hydra" / "config.yaml"
-    if not saved.is_file():
-        return DataConfig(), 42
-    run = OmegaConf.load(saved)
-    return schemas.data_config(run.get("data", {})), run.get("seed", 42)
-
-
-# What decides a run's train/validation/test split; training options (photos, hands, outlines,
-# widths, pools...) may differ between members, their split may not.
-SPLIT_KEYS = ("source", "path", "val_size", "train_size", "test_size", "val_fraction",
-              "test_fraction")
-
-
-def split_of(path: Path) -> tuple:
-    """The member's split: its run's seed and the data options that decide the split."""
-    cfg, seed = run_data(path)
-    return seed, tuple((key, getattr(cfg, key)) for key in SPLIT_KEYS if hasattr(cfg, key))
 
 
 def fixed_numbers(cfg: schemas.NumbersDataConfig, seed: int) -> dict:
@@ -104,49 +48,28 @@ def number_accuracies(model: keras.Model, sets: dict) -> dict:
             "test_exact_accuracy": test["exact_accuracy"], "test_cer": test["cer"]}
 
 
-def shared_version(paths: list[Path], key: str, default: int) -> int:
-    """The version `key` (line_version, preprocessing_version) in every member's metrics.json
-    (`default` where it is missing); refuses a mix."""
-    versions = {digit_calibration.run_metrics(path).get(key, default) for path in paths}
-    if len(versions) > 1:
-        raise ValueError(f"the members read different lines ({key} {sorted(versions)}): "
-                         "their probabilities do not mean the same thing")
-    return versions.pop()
-
-
 def make(paths: list[Path], output: Path) -> dict:
     """Build, measure and save the ensemble of the models at `paths` in the folder `output`."""
     members = [model_files.load(path) for path in paths]
-    if len({split_of(path) for path in paths}) > 1:
-        raise ValueError("the members were trained on different data splits or seeds, so no "
-                         "validation split is unseen by all of them")
-    reads_numbers = {crnn.is_sequence_model(member) for member in members}
-    if len(reads_numbers) > 1:
-        raise ValueError("some members read whole numbers (model=crnn) and others one digit")
-    model = build(members)
+    reads_numbers = ensembles.check_members(paths, members)
+    model = ensembles.build(members)
     versions = {}
-    if reads_numbers.pop():
-        sets = fixed_numbers(*run_data(paths[0]))
+    if reads_numbers:
+        sets = fixed_numbers(*ensembles.run_data(paths[0]))
         measure = lambda m: number_accuracies(m, sets)  # noqa: E731
         # what the members were trained on, not this code's versions
-        versions = {"preprocessing_version": shared_version(paths, "preprocessing_version",
-                                                            mnist_style.PREPROCESSING_VERSION),
-                    "line_version": shared_version(paths, "line_version", 1)}
+        versions = {"preprocessing_version": ensembles.shared_version(
+                        paths, "preprocessing_version", mnist_style.PREPROCESSING_VERSION),
+                    "line_version": ensembles.shared_version(paths, "line_version", 1)}
     else:
-        splits = datasets.load(*run_data(paths[0]))
-        measure = lambda m: accuracies(m, splits)  # noqa: E731
+        splits = datasets.load(*ensembles.run_data(paths[0]))
+        measure = lambda m: scores.accuracies(m, splits)  # noqa: E731
     member_metrics = [{"model": str(model_files.resolve(path)), **measure(member)}
                       for path, member in zip(paths, members)]
     metrics = {**measure(model), "parameters": model.count_params(), **versions,
                "weights": "members' saved weights, probabilities averaged",
                "members": member_metrics}
-    output.mkdir(parents=True, exist_ok=True)
-    model.save(output / model_files.MODEL_FILE)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    run_config = model_files.resolve(paths[0]).parent / digit_calibration.RUN_CONFIG
-    if run_config.is_file():  # the data and seed every member shares (checked above)
-        (output / digit_calibration.RUN_CONFIG).parent.mkdir(exist_ok=True)
-        shutil.copy(run_config, output / digit_calibration.RUN_CONFIG)
+    ensembles.save(output, model, metrics, paths[0])
     return metrics
 
 

@@ -7,149 +7,22 @@ RUN_DIR/plots and RUN_DIR/tensorboard/evaluation; with --data PATH to
 RUN_DIR/evaluations/NAME/ (NAME: the data's file or folder name), never over the run's own.
 With --robustness: the robustness suite (docs/robustness.md) in RUN_DIR/evaluations/robustness/.
 A sequence model (model=crnn) is measured on the fixed synthetic test numbers instead
-(digits/evaluation/evaluate_numbers.py): exact-number accuracy and CER by length and spacing, misread numbers.
+(digits/evaluation/evaluate_numbers.py): exact-number accuracy and CER by length and spacing,
+misread numbers. The measuring is digits/evaluation/scores.py's.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import keras
-import numpy as np
-import tensorflow as tf
-from omegaconf import OmegaConf
 
 from digits import cli
-from digits.utils import atomic
+from digits.models import model_option
 from digits.data import datasets
-from digits.evaluation import evaluate_numbers
-from digits.models import model_files
-from digits.data import pipeline
-from digits.evaluation import plots
-from digits.models import crnn
-from digits.calibration.digit_calibration import reliability_bins
-from digits.config.schemas import DataConfig, data_config
-
-GALLERY_SIZE = 24
-BATCH_SIZE = 512
-
-
-def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    dataset = tf.data.Dataset.from_tensor_slices(images).batch(BATCH_SIZE).map(pipeline.normalise)
-    return model.predict(dataset, verbose=0)
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """counts[true, predicted]."""
-    return np.bincount(labels.astype(int) * 10 + predicted, minlength=100).reshape(10, 10)
-
-
-def per_class_scores(confusion: np.ndarray) -> dict[str, dict[str, float]]:
-    true_positives = np.diag(confusion).astype(float)
-    precision = true_positives / np.maximum(confusion.sum(axis=0), 1)
-    recall = true_positives / np.maximum(confusion.sum(axis=1), 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return {str(digit): {"precision": float(precision[digit]), "recall": float(recall[digit]),
-                         "f1": float(f1[digit]), "support": int(confusion[digit].sum())}
-            for digit in range(10)}
-
-
-def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
-    """Every figure of merit for uint8 `images`; plus the arrays the plots need under `_arrays`."""
-    probabilities = predict_probabilities(model, images)
-    predicted = probabilities.argmax(axis=1)
-    confidence = probabilities.max(axis=1)
-    correct = predicted == labels
-    true_probability = probabilities[np.arange(len(labels)), labels.astype(int)]
-    inverted = predict_probabilities(model, pipeline.invert(images)).argmax(axis=1)
-    confusion = confusion_matrix(labels, predicted)
-    ece, bin_accuracy, bin_confidence, bin_count = reliability_bins(confidence, correct)
-    return {
-        "test_accuracy": float(correct.mean()),
-        "test_loss": float(-np.mean(np.log(np.clip(true_probability, 1e-7, 1.0)))),
-        "inverted_test_accuracy": float((inverted == labels).mean()),
-        "expected_calibration_error": ece,
-        "errors": int((~correct).sum()),
-        "images": int(len(labels)),
-        "per_class": per_class_scores(confusion),
-        "confusion_matrix": confusion.tolist(),
-        "_arrays": {"predicted": predicted, "confidence": confidence, "bin_accuracy": bin_accuracy,
-                    "bin_confidence": bin_confidence, "bin_count": bin_count},
-    }
-
-
-def write_figures(result: dict, images: np.ndarray, labels: np.ndarray, run_dir: Path) -> None:
-    """plots/*.png under `run_dir` (a run folder or one of its evaluations/NAME), also as images
-    in its tensorboard/evaluation."""
-    arrays = result["_arrays"]
-    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "evaluation"))
-    plots.save(plots.confusion_matrix(np.array(result["confusion_matrix"])),
-               run_dir / "plots" / "confusion_matrix.png", writer)
-    mistakes = np.flatnonzero(arrays["predicted"] != labels)
-    worst = mistakes[np.argsort(-arrays["confidence"][mistakes])][:GALLERY_SIZE]
-    titles = [f"true {labels[i]} → {arrays['predicted'][i]}\n{arrays['confidence'][i]:.0%}"
-              for i in worst]
-    plots.save(plots.image_grid(images[worst] / 255.0, titles,
-                                title="most confident mistakes (true → predicted, confidence)"),
-               run_dir / "plots" / "errors.png", writer)
-    plots.save(plots.reliability_diagram(arrays["bin_accuracy"], arrays["bin_confidence"],
-                                         arrays["bin_count"], result["expected_calibration_error"]),
-               run_dir / "plots" / "reliability.png", writer)
-    writer.close()
-
-
-def test_split(run_dir: Path, data_path: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The test images the run was measured on (its saved data config), or those of `data_path`."""
-    saved = run_dir / ".hydra" / "config.yaml"
-    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
-    if data_path is not None and Path(data_path).is_dir():  # a folder of photos: all are tests
-        return datasets.read_folder(Path(data_path))
-    cfg = data_config(run_cfg.get("data", {}))
-    if data_path is not None:
-        cfg = DataConfig(path=data_path, val_size=1)
-    splits = datasets.load(cfg, seed=run_cfg.get("seed", 42))
-    return splits.x_test, splits.y_test
-
-
-def report(result: dict) -> str:
-    lines = [f"test accuracy {result['test_accuracy']:.4f}   loss {result['test_loss']:.4f}   "
-             f"inverted accuracy {result['inverted_test_accuracy']:.4f}   "
-             f"ECE {result['expected_calibration_error']:.4f}   "
-             f"errors {result['errors']} of {result['images']}",
-             "", "digit  precision  recall     f1  support"]
-    for digit, scores in result["per_class"].items():
-        lines.append(f"{digit:>5}  {scores['precision']:9.4f}  {scores['recall']:6.4f}  "
-                     f"{scores['f1']:.4f}  {scores['support']:7d}")
-    return "\n".join(lines)
-
-
-def output_folder(run_dir: Path, data_path: str | None) -> Path:
-    """Where an evaluation is written: the run folder itself for its own test split, else
-    RUN_DIR/evaluations/NAME, NAME from the data path's stem (other.npz, photos/ -> photos)."""
-    if data_path is None:
-        return run_dir
-    name = Path(data_path).expanduser().resolve().stem or "data"
-    return run_dir / "evaluations" / name
-
-
-def run(model_path: Path, data_path: str | None = None,
-        model: keras.Model | None = None) -> tuple[dict, Path]:
-    """Evaluate, write evaluation.json and the figures; return (the result, where it went)."""
-    model = model or model_files.load(model_path)
-    run_dir = model_files.resolve(model_path).parent
-    images, labels = test_split(run_dir, data_path)
-    result = evaluate(model, images, labels)
-    out_dir = output_folder(model_files.output_folder(model_path), data_path)
-    write_figures(result, images, labels, out_dir)
-    result.pop("_arrays")
-    if data_path is not None:
-        result["data"] = str(Path(data_path).expanduser().resolve())
-    atomic.write_text(out_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
-    return result, out_dir
-
+from digits.evaluation import evaluate_numbers, robustness, scores
+from digits.models import crnn, model_files
 
 EXAMPLES = """\
   digits-evaluate --model outputs/2026-01-01/12-00-00
@@ -169,7 +42,7 @@ PROG = "digits-evaluate"
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(PROG, __doc__.strip(), EXAMPLES)
-    cli.add_model(parser, positional_deprecated=True)
+    model_option.add_model(parser, positional_deprecated=True)
     parser.add_argument("--data", metavar="PATH",
                         help="evaluate on the test arrays of this .npz, or on every photo in this "
                         "folder of sub-folders 0 .. 9, instead of the run's own test split")
@@ -185,14 +58,9 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-FILES = ["evaluation.json", "plots/confusion_matrix.png", "plots/errors.png",
-         "plots/reliability.png"]
-
-
 def robustness_command(model_path: Path, args) -> int:
-    """--robustness: the logic is digits.evaluation.robustness's; this checks the options and prints."""
-    from digits.evaluation import robustness
-
+    """--robustness: the logic is digits.evaluation.robustness's; this checks the options and
+    prints."""
     if not args.robustness:
         raise cli.CommandError("--split goes with --robustness")
     if args.data is not None:
@@ -234,7 +102,7 @@ def numbers_command(model_path: Path, model: keras.Model, args) -> int:
 
 
 def command(args) -> int:
-    model_path = cli.model_path(PROG, args)
+    model_path = model_option.model_path(PROG, args)
     try:
         model = model_files.load(model_path)
     except model_files.ModelLoadError as error:
@@ -245,15 +113,15 @@ def command(args) -> int:
         return robustness_command(model_path, args)
     try:
         folder = model_files.output_folder(model_path)
-        out_dir = output_folder(folder, args.data).relative_to(folder)
-        cli.refuse_outside_run_folder(folder, [str(out_dir / name) for name in FILES],
+        out_dir = scores.output_folder(folder, args.data).relative_to(folder)
+        cli.refuse_outside_run_folder(folder, [str(out_dir / name) for name in scores.FILES],
                                       args.overwrite)
-        result, out_dir = run(model_path, args.data, model)
+        result, out_dir = scores.run(model_path, args.data, model)
     except model_files.ModelLoadError as error:
         raise cli.CommandError(str(error), cli.USAGE) from None
     except datasets.DataError as error:
         raise cli.CommandError(str(error), cli.FAILED) from None
-    print(report(result))
+    print(scores.report(result))
     print(f"\nWrote evaluation.json and plots/confusion_matrix.png, errors.png, reliability.png "
           f"in {out_dir}")
     return cli.OK

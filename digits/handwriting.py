@@ -14,28 +14,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from digits import cli
+from digits.synth import hand_folders
 from digits.synth import hand_numbers
-from digits.synth.hands import (  # noqa: F401  (re-exported: the hand model lives in digits.synth.hands)
-    FIRST_MEASURING_SEED, HANDS, UNSEEN_HANDS, Hand, check_training_draw, make_hand, photo,
-    training_hands)
-
-
-def write_folder(out_dir: Path, per_digit: int, hand_index: int, seed: int) -> int:
-    """OUT_DIR/d/hand{H}_{k}.jpg for every digit d; returns how many photos were written."""
-    hand, rng = make_hand(hand_index), np.random.default_rng(seed)
-    for digit in range(10):
-        folder = out_dir / str(digit)
-        folder.mkdir(parents=True, exist_ok=True)
-        for k in range(per_digit):
-            path = folder / f"hand{hand_index}_seed{seed}_{k:03d}.jpg"
-            if not cv2.imwrite(str(path), photo(digit, hand, rng)):
-                raise OSError(f"cannot write {path}")
-    return 10 * per_digit
-
+from digits.synth import hands
 
 PER_DIGIT = 50
 
@@ -60,7 +42,7 @@ def build_parser() -> cli.Parser:
                         help="write N photos of whole numbers (1-8 digits) instead, the number "
                         "in each file name: handH_seedS_K_NUMBER.jpg")
     parser.add_argument("--hand", type=int, default=0, metavar="H",
-                        help=f"which handwriting style, 0 .. {HANDS - 1} (default 0)")
+                        help=f"which handwriting style, 0 .. {hands.HANDS - 1} (default 0)")
     parser.add_argument("--seed", type=int, default=0,
                         help="draws the variations between photos (default 0)")
     cli.add_overwrite(parser)
@@ -74,20 +56,21 @@ def command(parser, args) -> int:
         parser.error(f"--per-digit must be >= 1, not {args.per_digit}")
     if args.numbers is not None and args.numbers < 1:
         parser.error(f"--numbers must be >= 1, not {args.numbers}")
-    if not 0 <= args.hand < HANDS:
-        parser.error(f"--hand must be 0 .. {HANDS - 1}, not {args.hand}")
+    if not 0 <= args.hand < hands.HANDS:
+        parser.error(f"--hand must be 0 .. {hands.HANDS - 1}, not {args.hand}")
     if args.numbers is not None:
-        return write_numbers(args)
-    if not args.overwrite and any(args.out_dir.glob(f"[0-9]/hand{args.hand}_seed{args.seed}_*")):
+        return numbers_command(args)
+    if not args.overwrite and hand_folders.holds_photos(args.out_dir, args.hand, args.seed):
         raise cli.CommandError(f"{args.out_dir} already holds photos of hand {args.hand} with "
                                f"seed {args.seed}; add --overwrite to replace them")
-    count = write_folder(args.out_dir, args.per_digit or PER_DIGIT, args.hand, args.seed)
+    count = hand_folders.write_folder(args.out_dir, args.per_digit or PER_DIGIT, args.hand,
+                                      args.seed)
     print(f"wrote {count} photos in hand {args.hand} to {args.out_dir}")
     return cli.OK
 
 
-def write_numbers(args) -> int:
-    if not args.overwrite and any(args.out_dir.glob(f"hand{args.hand}_seed{args.seed}_*.jpg")):
+def numbers_command(args) -> int:
+    if not args.overwrite and hand_numbers.holds_photos(args.out_dir, args.hand, args.seed):
         raise cli.CommandError(f"{args.out_dir} already holds numbers in hand {args.hand} with "
                                f"seed {args.seed}; add --overwrite to replace them")
     paths = hand_numbers.write_numbers(args.out_dir, args.numbers, args.hand, args.seed)

@@ -1,198 +1,25 @@
 """`digits-serve`: a web page to draw or photograph digits, and an HTTP API that reads them.
 
-    digits-serve --model outputs/DATE/TIME [--host 127.0.0.1] [--port 8000]
+    digits-serve [--model RUN] [--number-model RUN] [--host 127.0.0.1] [--port 8000]
 
-FastAPI on uvicorn, one process. The page (digits/web/) is served from the package itself and
-loads nothing from elsewhere. Photos are decoded and cut into digits in threads, never in the
-event loop; the digits of concurrent requests go through the model together (digits.serving.batching).
-A sequence model (model=crnn) reads each photo's whole line, in mode=number only.
+It serves a digit model and a number model (a sequence model): by default the two shipped
+readers. FastAPI on uvicorn, one process; the app is digits.serving.app's.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
-import json
-import logging
-import os
 import socket
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
 
-import cv2
 import keras
-import numpy as np
 import uvicorn
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 
-from digits import cli, predict
-from digits.calibration import digit_calibration
-from digits.models import model_files
-from digits.reading import number_reader
+from digits import cli
+from digits.models import crnn, model_files, model_option
+from digits.serving.app import DEFAULT_MAX_UPLOAD_MB, create_app
 from digits.vision import image_files
-from digits.models import crnn
-from digits.serving.batching import Batcher
-from digits.serving.uploads import UploadLimit
-
-WEB = Path(__file__).resolve().parent / "web"
-MAX_BATCH_FILES = 64
-DEFAULT_MAX_UPLOAD_MB = 10
-log = logging.getLogger("digits.serve")
-
-Mode = Literal["digit", "number"]
-MODE = Query("digit", description="`digit`: the photo holds one digit; `number`: read every "
-                                  "digit, left to right")
-IMAGE = Query(False, description="add `image`: the 28x28 the model saw (one per digit side by "
-                                 "side), as a base64 PNG")
-
-
-class UploadError(Exception):
-    """A file the server cannot read: its HTTP status and the reason, in plain words."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
-
-
-def prepare_upload(data: bytes, name: str, number: bool, max_pixels: int,
-                   line: bool = False) -> tuple[predict.Reading, list[np.ndarray]]:
-    """Uploaded bytes -> (the Reading to fill in, the 28x28 digits, or with `line` the line of
-    ink a sequence model reads); runs in a worker thread."""
-    try:
-        image = image_files.decode_bytes(data, max_pixels)
-    except image_files.ImageTooLargeError as error:
-        raise UploadError(413, str(error)) from None
-    except (ValueError, cv2.error) as error:
-        raise UploadError(422, str(error)) from None
-    try:
-        return predict.prepare(image, name, number, line)
-    except Exception:  # no client file may cost a 5xx; the log keeps the trace for us
-        log.exception("preparing %r failed", name)
-        raise UploadError(422, "this image could not be read as handwriting") from None
-
-
-def model_metrics(model_path: Path) -> dict | None:
-    """The run's metrics.json beside the model file, if there is one."""
-    try:
-        metrics = json.loads((model_path.parent / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return metrics if isinstance(metrics, dict) else None
-
-
-def png_base64(image: np.ndarray) -> str:
-    return base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode("ascii")
-
-
-def create_app(model: keras.Model, model_path: str | Path, *, batching: bool = True,
-               max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
-               max_pixels: int = image_files.DEFAULT_MAX_PIXELS,
-               min_confidence: float | None = None) -> FastAPI:
-    """The web app: the page at /, the API under /api, OpenAPI docs at /docs. `min_confidence`
-    None: the model's own unsure_below (digits-calibrate), else predict.MIN_CONFIDENCE for a
-    digit model, number_reader.UNSURE_BELOW for a sequence model."""
-    model_path = model_files.resolve(model_path)
-    max_upload = int(max_upload_mb * 1024 * 1024)
-    batcher = Batcher(lambda images: predict.classify(model, images), enabled=batching)
-    workers = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="digits-prepare")
-    reads_lines = crnn.is_sequence_model(model)  # a whole-number reader: mode=number only
-    if reads_lines:
-        if min_confidence is None:
-            min_confidence = number_reader.unsure_below(model_path)
-        number_reader.read(model, [np.zeros((32, 64), np.uint8)])  # trace before serving
-    else:
-        if min_confidence is None:
-            min_confidence = digit_calibration.unsure_below(model_path, predict.MIN_CONFIDENCE)
-        predict.classify(model, [np.zeros((28, 28), np.uint8)])  # trace before serving
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        yield
-        batcher.close()
-        workers.shutdown(wait=False, cancel_futures=True)
-
-    app = FastAPI(title="digits", summary="Reads handwritten digits in images.",
-                  lifespan=lifespan)
-    app.add_middleware(UploadLimit, max_bytes=max_upload,
-                       reason=f"upload too large: at most {max_upload_mb:g} MB per request")
-    app.state.batcher = batcher
-
-    async def read_upload(upload: UploadFile, number: bool, with_image: bool) -> dict:
-        """One uploaded file -> one entry of `digits-predict --json`; UploadError if unreadable."""
-        if reads_lines and not number:
-            raise UploadError(422, "this server's model reads whole numbers: use mode=number")
-        name = upload.filename or "upload"
-        data = await upload.read()
-        loop = asyncio.get_running_loop()
-        with batcher.preparing():
-            reading, boxes = await loop.run_in_executor(
-                workers, prepare_upload, data, name, number, max_pixels, reads_lines)
-        if reads_lines:  # one line per request: read it in a worker, off the event loop
-            lines = await loop.run_in_executor(workers, number_reader.read, model, boxes)
-            reading = predict.fill_in_lines([(reading, boxes)], lines, min_confidence)[0]
-        else:
-            probabilities = await batcher.classify(boxes)
-            reading = predict.fill_in([(reading, boxes)], probabilities, number,
-                                      min_confidence)[0]
-        result = reading.to_json(number)
-        if with_image and reading.image is not None:
-            result["image"] = png_base64(reading.image)
-        return result
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request, error: RequestValidationError) -> JSONResponse:
-        reasons = [f"{'.'.join(str(part) for part in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
-                   for e in error.errors()]
-        return JSONResponse({"detail": "; ".join(reasons)}, 422)
-
-    @app.post("/api/predict", summary="Read one image",
-              responses={413: {"description": "upload or image too large"},
-                         422: {"description": "not a readable image, or a bad parameter"}})
-    async def predict_one(file: UploadFile = File(description="a photo or drawing"),
-                          mode: Mode = MODE, image: bool = IMAGE) -> dict:
-        """One entry of `digits-predict --json` (with `number` and `digits` in number mode).
-        An image without ink is answered 200 with `error` set and `digit` null, as the CLI does."""
-        try:
-            return await read_upload(file, mode == "number", image)
-        except UploadError as error:
-            raise HTTPException(error.status, error.reason) from None
-
-    @app.post("/api/predict/batch", summary=f"Read up to {MAX_BATCH_FILES} images",
-              form_limits={"max_files": MAX_BATCH_FILES})
-    async def predict_batch(files: list[UploadFile] = File(description="the images"),
-                            mode: Mode = MODE, image: bool = IMAGE) -> list[dict]:
-        """One entry per file, in order; a file that cannot be read gets its `error`."""
-        async def entry(upload: UploadFile) -> dict:
-            try:
-                return await read_upload(upload, mode == "number", image)
-            except UploadError as error:
-                failed = predict.Reading(upload.filename or "upload", error=error.reason)
-                return failed.to_json(mode == "number")
-        return list(await asyncio.gather(*(entry(upload) for upload in files)))
-
-    @app.get("/api/health", summary="The model being served")
-    async def health() -> dict:
-        return {"status": "ok", "model": {"name": model.name, "path": str(model_path),
-                                          "reads": "numbers" if reads_lines else "digits",
-                                          "parameters": int(model.count_params()),
-                                          "metrics": model_metrics(model_path)},
-                "batching": batcher.enabled, "max_upload_mb": max_upload_mb,
-                "max_pixels": max_pixels, "max_batch_files": MAX_BATCH_FILES}
-
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(WEB / "index.html")
-
-    app.mount("/static", StaticFiles(directory=WEB), name="static")
-    return app
-
 
 def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
@@ -205,7 +32,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 PROG = "digits-serve"
 EXAMPLES = """\
-  digits-serve --model RUN
+  digits-serve
+  digits-serve --model RUN --number-model CRNN_RUN
   digits-serve --model model.keras --host 0.0.0.0 --port 8080
   digits-serve --model RUN --no-batching --port 0"""
 
@@ -213,7 +41,14 @@ EXAMPLES = """\
 def parser() -> cli.Parser:
     parser = cli.Parser(PROG, "A web page and an HTTP API that read handwritten digits.\n"
                         "Open the URL it prints; Ctrl-C stops it (exit 0).", EXAMPLES)
-    cli.add_model(parser)
+    parser.add_argument("--model", metavar="PATH",
+                        help="the digit model: a run folder or a .keras file (default: the "
+                             "shipped digit reader); a sequence model here is served alone, "
+                             "for mode=number")
+    parser.add_argument("--number-model", metavar="PATH",
+                        help="the number model, a sequence model (model=crnn) that reads "
+                             "mode=number whole (default: the shipped number reader; without "
+                             "one, numbers are cut into digits for the digit model)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0: every network)")
     parser.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port")
@@ -228,15 +63,40 @@ def parser() -> cli.Parser:
     return parser
 
 
+def number_model(args: argparse.Namespace,
+                 model: keras.Model) -> tuple[keras.Model | None, Path | None]:
+    """(the number model, its path): --number-model, else the shipped number reader; (None,
+    None) when --model is itself a sequence model, or no number model is shipped."""
+    if crnn.is_sequence_model(model):
+        if args.number_model is not None:
+            raise cli.CommandError("--model is a sequence model (it reads numbers): give the "
+                                   "digit model as --model, the number model as --number-model")
+        return None, None
+    path = (Path(args.number_model) if args.number_model is not None
+            else model_files.default_model_path("number"))
+    if path is None:
+        return None, None
+    try:
+        loaded = model_files.load(path)
+    except model_files.ModelLoadError as error:
+        raise cli.CommandError(str(error)) from None
+    if not crnn.is_sequence_model(loaded):
+        raise cli.CommandError(f"--number-model {path} is not a sequence model (model=crnn): "
+                               "give a digit model as --model")
+    return loaded, path
+
+
 def command(args: argparse.Namespace) -> int:
-    model_path = cli.model_path(PROG, args)
-    model = cli.load_model(PROG, args)
+    model_path = model_option.model_path(PROG, args)
+    model = model_option.load_model(PROG, args)
+    numbers, numbers_path = number_model(args, model)
     try:
         sock = listening_socket(args.host, args.port)
     except OSError as error:
         raise cli.CommandError(f"cannot listen on {args.host}:{args.port}: "
                                f"{error.strerror or error}") from None
-    app = create_app(model, model_path, batching=args.batching,
+    app = create_app(model, model_path, number_model=numbers, number_model_path=numbers_path,
+                     batching=args.batching,
                      max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

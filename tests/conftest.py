@@ -44,10 +44,11 @@ def live_server():
     import uvicorn
 
     from digits import serve
+    from digits.serving import app as serving_app
     from digits.models import model_files
     from helpers import SMALL_CNN
 
-    app = serve.create_app(model_files.load(SMALL_CNN), SMALL_CNN)
+    app = serving_app.create_app(model_files.load(SMALL_CNN), SMALL_CNN)
     sock = serve.listening_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

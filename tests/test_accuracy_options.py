@@ -1,4 +1,4 @@
-"""The stronger models, trainer options and augmentations of the accuracy issue (#4)."""
+"""The stronger models, trainer options and augmentations."""
 
 import json
 
@@ -13,12 +13,13 @@ from digits.data import datasets
 from digits.models import losses
 from digits.models import classifiers
 from digits.data import pipeline
+from digits.data import training_batches
 from digits.models import crnn
 from digits.training import trainer
 from digits.config.schemas import (AugmentationConfig, ConfigError, EarlyStoppingConfig, Optimizer,
                            Precision, Schedule, TrainerConfig)
 from digits.config.models import CnnGapConfig, CrnnConfig, MlpConfig, ResnetConfig
-from digits.train import run_training
+from digits.training.train_digits import run_training
 
 X = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
 
@@ -80,7 +81,7 @@ def tiny_fit(model: keras.Model, cfg: TrainerConfig, run_dir, epochs: int = 3):
     x = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
     y = np.arange(64, dtype=np.uint8) % 10
     trainer.compile_model(model, cfg, steps_per_epoch=4)
-    train = pipeline.training_dataset(x, y, 16, seed=0)
+    train = training_batches.training_dataset(x, y, 16, seed=0)
     val = pipeline.evaluation_dataset(x[:32], y[:32], 16)
     return trainer.fit(model, train, val, cfg, run_dir)
 
@@ -211,7 +212,7 @@ def test_strong_augmentation_runs_in_tf_data_and_repeats_with_a_seed():
         layers = augment.build(cfg, seed=7)
         assert [layer.name for layer in layers.layers] == ["random_affine", "random_elastic",
                                                            "random_erasing"]
-        dataset = pipeline.training_dataset(x, y, 32, 7, layers)
+        dataset = training_batches.training_dataset(x, y, 32, 7, layers)
         return next(iter(dataset))[0].numpy()
 
     batch = first_batch()

@@ -17,6 +17,9 @@ from digits.calibration import digit_calibration
 from digits.models import model_files
 from digits.evaluation import robustness
 from digits.vision import mnist_style
+from digits.evaluation import confidence as confidence_metrics
+from digits.runs import metadata
+from digits.models import ensembles
 from helpers import PHOTOS, SMALL_CNN, load_in_plain_keras
 
 TINY_RUN = """data:
@@ -57,23 +60,23 @@ def sampled_labels(probabilities: np.ndarray, rng: np.random.Generator) -> np.nd
 def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with(true_temperature):
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 3, (20000, 10))
-    labels = sampled_labels(digit_calibration.softmax(logits, true_temperature), rng)
-    assert digit_calibration.fit_temperature(logits, labels) == pytest.approx(true_temperature,
+    labels = sampled_labels(confidence_metrics.softmax(logits, true_temperature), rng)
+    assert confidence_metrics.fit_temperature(logits, labels) == pytest.approx(true_temperature,
                                                                         rel=0.05)
 
 
 def test_an_ensembles_temperature_is_fitted_for_its_averaged_probabilities():
     rng = np.random.default_rng(2)
     members = rng.normal(0, 3, (2, 20000, 10))
-    labels = sampled_labels(digit_calibration.probabilities(members, 1.7), rng)
-    assert digit_calibration.fit_temperature(members, labels) == pytest.approx(1.7, rel=0.05)
+    labels = sampled_labels(confidence_metrics.probabilities(members, 1.7), rng)
+    assert confidence_metrics.fit_temperature(members, labels) == pytest.approx(1.7, rel=0.05)
 
 
 def test_expected_calibration_error_on_constructed_bins():
     # 10 readings at 0.95 of which 8 right, 10 at 0.55 of which 5 right: |0.8-0.95|/2 + |0.5-0.55|/2
     confidence = np.array([0.95] * 10 + [0.55] * 10)
     correct = np.array([1] * 8 + [0] * 2 + [1] * 5 + [0] * 5, float)
-    assert digit_calibration.expected_calibration_error(confidence, correct) == pytest.approx(0.1)
+    assert confidence_metrics.expected_calibration_error(confidence, correct) == pytest.approx(0.1)
 
 
 # --- the threshold ----------------------------------------------------------------------------
@@ -82,7 +85,7 @@ def test_the_cut_is_the_lowest_leaving_099_on_the_rest():
     correct = np.ones(1000, bool)
     correct[:40] = False  # the 40 least confident are wrong, and two confident ones
     correct[[500, 900]] = False
-    chosen = digit_calibration.choose_threshold(confidence[::-1].copy(), correct[::-1].copy())
+    chosen = confidence_metrics.choose_threshold(confidence[::-1].copy(), correct[::-1].copy())
     # Flagging k < 40 leaves 42 - k wrong among 1000 - k: 0.99 needs 42 - k <= 0.01 (1000 - k),
     # first true at k = 33.
     assert chosen["unsure_below"] == confidence[33]
@@ -92,14 +95,14 @@ def test_the_cut_is_the_lowest_leaving_099_on_the_rest():
 
 
 def test_nothing_is_flagged_when_every_reading_is_right():
-    chosen = digit_calibration.choose_threshold(np.linspace(0.2, 1, 50), np.ones(50, bool))
+    chosen = confidence_metrics.choose_threshold(np.linspace(0.2, 1, 50), np.ones(50, bool))
     assert chosen["unsure_below"] == 0.0 and chosen["flagged_share"] == 0.0
 
 
 def test_ties_are_flagged_together():
     confidence = np.array([0.5, 0.5, 0.5, 0.9] + [0.95] * 96)
     correct = np.array([0, 0, 1] + [1] * 97, bool)  # 0.98: the 0.5s must go, all three
-    chosen = digit_calibration.choose_threshold(confidence, correct)
+    chosen = confidence_metrics.choose_threshold(confidence, correct)
     assert chosen["unsure_below"] == 0.9 and chosen["flagged_share"] == pytest.approx(0.03)
 
 
@@ -108,7 +111,7 @@ def test_an_impossible_target_gives_the_best_cut_within_the_flag_budget_and_says
     correct = np.ones(1000, bool)
     correct[::5] = False  # 20 % wrong at every confidence: flagging cannot reach 0.99
     correct[:100] = False  # the least confident 10 % all wrong
-    chosen = digit_calibration.choose_threshold(confidence, correct)
+    chosen = confidence_metrics.choose_threshold(confidence, correct)
     assert not chosen["target_met"]
     assert chosen["flagged_share"] == pytest.approx(0.10)  # the whole budget, all wrong ones
     assert chosen["unsure_below"] == confidence[100]
@@ -131,7 +134,7 @@ def test_a_calibrated_ensemble_averages_its_tempered_members():
     members = [tiny_mlp(1), tiny_mlp(2)]
     images = random_images()
     expected = np.mean([tempered(m.predict(images, verbose=0), 0.5) for m in members], axis=0)
-    calibrated = digit_calibration.with_temperature(ensemble.build(members), 0.5)
+    calibrated = digit_calibration.with_temperature(ensembles.build(members), 0.5)
     np.testing.assert_allclose(calibrated.predict(images, verbose=0), expected, atol=2e-5)
     assert model_files.is_ensemble(calibrated)  # still refused for fine-tuning
 
@@ -206,8 +209,8 @@ def test_calibrate_writes_the_model_metrics_and_command(tiny_run, tmp_path, caps
     # digits-predict takes the model's cut as its default
     metrics["unsure_below"] = 0.9999
     (out / "metrics.json").write_text(json.dumps(metrics))
-    assert digit_calibration.unsure_below(out, 0.6) == 0.9999
-    assert digit_calibration.unsure_below(tiny_run, 0.6) == 0.6
+    assert metadata.unsure_below(out, 0.6) == 0.9999
+    assert metadata.unsure_below(tiny_run, 0.6) == 0.6
     json_file = tmp_path / "readings.json"
     assert predict.main(["--model", str(out), str(PHOTOS / "Humor-Sans_4_0.jpg"),
                          "--json", str(json_file)]) == 0
@@ -236,7 +239,7 @@ def test_calibrate_refuses_a_calibrated_model_or_ensemble(members, tmp_path, cap
     folder = tmp_path / "done"
     folder.mkdir()
     model = model_files.load(SMALL_CNN)
-    model = ensemble.build([model, tiny_mlp(1)]) if members == 2 else model
+    model = ensembles.build([model, tiny_mlp(1)]) if members == 2 else model
     digit_calibration.with_temperature(model, 2.0).save(folder / "model.keras")
     assert calibrate.main(["--model", str(folder), "--output", str(tmp_path / "again")]) == 2
     assert "calibrated already" in capsys.readouterr().err

@@ -16,7 +16,6 @@ import pytest
 from omegaconf import OmegaConf
 
 from digits import calibrate
-from digits.calibration import digit_calibration
 from digits.data import datasets
 from digits.models import model_files
 from digits.calibration import number_calibration
@@ -25,6 +24,7 @@ from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.models import crnn
 from digits.config.schemas import data_config
+from digits.evaluation import confidence as confidence_metrics
 from helpers import load_in_plain_keras
 
 TINY_NUMBERS_RUN = """data:
@@ -52,19 +52,19 @@ def test_lines_read_as_nothing_count_as_flagged_at_every_cut():
     confidence = np.concatenate([np.full(4, 0.99), np.arange(1, 97) / 100])
     correct = np.concatenate([np.zeros(4, bool), np.arange(96) >= 3])
     nothing = np.arange(100) < 4
-    chosen = digit_calibration.choose_threshold(confidence, correct, always_flagged=nothing)
+    chosen = confidence_metrics.choose_threshold(confidence, correct, always_flagged=nothing)
     assert chosen["unsure_below"] == 0.04
     assert chosen["flagged_share"] == pytest.approx(0.07)
     assert chosen["unflagged_accuracy"] == 1.0 and chosen["target_met"]
     # without the mask their high confidence would keep them: no cut within 10 % reaches 0.99
-    assert not digit_calibration.choose_threshold(confidence, correct)["target_met"]
+    assert not confidence_metrics.choose_threshold(confidence, correct)["target_met"]
 
 
 def test_too_many_lines_read_as_nothing_flag_nothing_more_and_miss_the_target():
     confidence = np.linspace(0.5, 1.0, 100)
     correct = np.arange(100) >= 20
     nothing = np.arange(100) < 15  # 15 % flagged before any cut: over the 10 % budget
-    chosen = digit_calibration.choose_threshold(confidence, correct, always_flagged=nothing)
+    chosen = confidence_metrics.choose_threshold(confidence, correct, always_flagged=nothing)
     assert not chosen["target_met"]
     assert chosen["unsure_below"] == 0.0 and chosen["flagged_share"] == pytest.approx(0.15)
     assert chosen["unflagged_accuracy"] == pytest.approx(80 / 85)

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from digits import cli, evaluate, export, handwriting, predict, report
 from digits.models import model_files
+from digits.models import model_option
 from helpers import PHOTOS, SMALL_CNN, run_cli
 
 PARSERS = {"digits-predict": predict.build_parser, "digits-evaluate": evaluate.build_parser,
@@ -71,19 +72,19 @@ def test_no_model_is_exit_2_asking_for_model(prog, arguments, capsys, monkeypatc
 def test_the_shipped_model_is_used_when_there_is_one(monkeypatch):
     monkeypatch.setattr(model_files, "default_model_path", lambda kind="digit": SMALL_CNN)
     args = argparse.Namespace(model=None, deprecated_model=None)
-    assert cli.model_path("digits-predict", args) == SMALL_CNN
+    assert model_option.model_path("digits-predict", args) == SMALL_CNN
     args.model = "elsewhere.keras"
-    assert str(cli.model_path("digits-predict", args)) == "elsewhere.keras"
+    assert str(model_option.model_path("digits-predict", args)) == "elsewhere.keras"
 
 
 def test_a_positional_run_folder_is_deprecated_but_taken(capsys):
     args = export.build_parser().parse_args(["runs/a", "--format", "tflite"])
-    assert str(cli.model_path("digits-export", args)) == "runs/a"
+    assert str(model_option.model_path("digits-export", args)) == "runs/a"
     assert capsys.readouterr().err == ("digits-export: the positional RUN_DIR is deprecated; use "
                                        "--model RUN_DIR\n")
     both = export.build_parser().parse_args(["runs/a", "--model", "runs/b", "--format", "tflite"])
     with pytest.raises(cli.CommandError, match="give the model once"):
-        cli.model_path("digits-export", both)
+        model_option.model_path("digits-export", both)
 
 
 def test_existing_paths_are_refused_unless_overwrite(tmp_path):

@@ -27,7 +27,7 @@ COMMANDS = DOCS / "commands.md"
 README_LIMIT = 10_000
 
 # Groups whose options are documented key by key in docs/configuration.md.
-SCHEMA_GROUPS = ("data", "augmentation", "model", "trainer")
+SCHEMA_GROUPS = ("data", "augmentation", "model", "trainer", "paths", "logger", "debug")
 # Set by each option's schema to tell the code which one it is, not chosen by users.
 INTERNAL_KEYS = {"data.source", "model.name"}
 REQUIRED = "required"

@@ -16,6 +16,7 @@ from digits.training import trainer
 from digits.vision import mnist_style
 from digits.config.schemas import TrainerConfig
 from digits.config.models import CrnnConfig
+from digits.models import ensembles
 from helpers import SMALL_CNN, load_in_plain_keras, run_cli
 
 TINY_DATA = """data:
@@ -50,7 +51,7 @@ def test_ensemble_outputs_the_mean_of_its_members_probabilities():
     members = [tiny_mlp(1), tiny_mlp(2), model_files.load(SMALL_CNN)]
     images = np.random.default_rng(0).uniform(0, 1, (16, 28, 28, 1)).astype("float32")
     expected = np.mean([member.predict(images, verbose=0) for member in members], axis=0)
-    model = ensemble.build(members)
+    model = ensembles.build(members)
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
     assert model_files.is_ensemble(model) and not model_files.is_ensemble(members[0])
 
@@ -59,7 +60,7 @@ def test_ensemble_refuses_members_with_different_inputs():
     other = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])
     with pytest.raises(ValueError, match="different inputs"):
-        ensemble.build([tiny_mlp(1), other])
+        ensembles.build([tiny_mlp(1), other])
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_cli_refuses_one_member_and_a_non_empty_output(member_runs, tmp_path):
 
 def test_fine_tuning_an_ensemble_is_refused_with_a_clear_message(tmp_path):
     path = tmp_path / "ensemble.keras"
-    ensemble.build([tiny_mlp(1), tiny_mlp(2)]).save(path)
+    ensembles.build([tiny_mlp(1), tiny_mlp(2)]).save(path)
     with pytest.raises(model_files.ModelLoadError, match="is an ensemble"):
         trainer.starting_model(TrainerConfig(init_from=str(path)), build=lambda: tiny_mlp(3))
 
@@ -118,7 +119,7 @@ def test_a_whole_number_ensemble_averages_every_steps_distribution():
     members = [tiny_crnn(1), tiny_crnn(2)]
     lines = np.random.default_rng(0).uniform(0, 1, (3, 32, 96, 1)).astype("float32")
     expected = np.mean([member.predict(lines, verbose=0) for member in members], axis=0)
-    model = ensemble.build(members)
+    model = ensembles.build(members)
     np.testing.assert_allclose(model.predict(lines, verbose=0), expected, atol=1e-6)
     assert crnn.is_sequence_model(model) and expected.shape == (3, 96 // 4, 11)
 
@@ -151,7 +152,7 @@ def test_cli_ensembles_whole_number_readers_measured_on_their_runs_numbers(numbe
     assert metrics["line_version"] == mnist_style.LINE_VERSION
     # the run's data and seed come along, so calibrate and evaluate draw the members' numbers
     assert (output / ".hydra" / "config.yaml").read_text() == TINY_NUMBERS
-    sets = ensemble.fixed_numbers(*ensemble.run_data(number_runs[0]))
+    sets = ensemble.fixed_numbers(*ensembles.run_data(number_runs[0]))
     assert [len(sets["val"][1]), len(sets["test"][1])] == [6, 8]
     saved = model_files.load(output)
     assert {k: metrics[k] for k in ensemble.number_accuracies(saved, sets)} == \

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from digits import evaluate
-from digits.calibration import digit_calibration
 from digits.data import datasets
 from digits.models import model_files
+from digits.evaluation import confidence as confidence_metrics
+from digits.evaluation import scores as digit_scores
 from helpers import SMOKE, assert_png_drawn, run_cli, scores
 
 # The figures digits-evaluate draws and their sizes in pixels (errors.png: its height grows with
@@ -46,9 +46,9 @@ def test_evaluate_reports_the_runs_own_test_accuracy_and_writes_its_figures(trai
 def test_metrics_from_a_known_confusion():
     labels = np.array([0, 0, 0, 1, 1, 2])
     predicted = np.array([0, 0, 1, 1, 1, 0])
-    confusion = evaluate.confusion_matrix(labels, predicted)
+    confusion = digit_scores.confusion_matrix(labels, predicted)
     assert confusion[0, 0] == 2 and confusion[0, 1] == 1 and confusion[2, 0] == 1
-    scores = evaluate.per_class_scores(confusion)
+    scores = digit_scores.per_class_scores(confusion)
     assert scores["0"]["precision"] == pytest.approx(2 / 3)
     assert scores["0"]["recall"] == pytest.approx(2 / 3)
     assert scores["1"]["precision"] == pytest.approx(2 / 3) and scores["1"]["recall"] == 1.0
@@ -59,12 +59,12 @@ def test_metrics_from_a_known_confusion():
 def test_expected_calibration_error():
     confidence = np.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55])
     correct = np.array([1, 1, 1, 0, 1, 0], dtype=float)
-    ece, accuracy, mean_confidence, count = digit_calibration.reliability_bins(confidence, correct,
+    ece, accuracy, mean_confidence, count = confidence_metrics.reliability_bins(confidence, correct,
                                                                          bins=10)
     # bin 0.9-1.0: accuracy 0.75 vs 0.95; bin 0.5-0.6: 0.5 vs 0.55
     assert ece == pytest.approx(4 / 6 * 0.2 + 2 / 6 * 0.05)
     assert count.sum() == 6 and accuracy[9] == 0.75
-    assert digit_calibration.reliability_bins(np.ones(4), np.ones(4))[0] == 0.0
+    assert confidence_metrics.reliability_bins(np.ones(4), np.ones(4))[0] == 0.0
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip", None])

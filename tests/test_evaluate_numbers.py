@@ -1,4 +1,4 @@
-"""digits-evaluate with a sequence model (issue 14): the fixed synthetic test numbers, by length
+"""digits-evaluate with a sequence model: the fixed synthetic test numbers, by length
 and spacing, the share flagged unsure, and a gallery of misread numbers."""
 
 import json
@@ -15,7 +15,7 @@ from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.config.schemas import DataConfig
-from digits.models.crnn import Reading
+from digits.models.crnn import Reading, edit_distance
 from helpers import assert_png_drawn, run_cli
 
 TEST_COUNT = 24  # three numbers of each length
@@ -56,7 +56,7 @@ def test_cli_measures_the_runs_fixed_test_numbers(measured_run, capsys):
     assert saved["numbers"] == TEST_COUNT
     assert saved["errors"] == sum(p != t for p, t in zip(predicted, labels))
     assert saved["test_cer"] == pytest.approx(
-        sum(evaluate_numbers.sequence.edit_distance(p, t) for p, t in zip(predicted, labels))
+        sum(edit_distance(p, t) for p, t in zip(predicted, labels))
         / sum(map(len, labels)))
     assert {k: g["numbers"] for k, g in saved["by_length"].items()} == {
         str(n): 3 for n in range(1, 9)}

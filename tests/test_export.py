@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from digits import export
+from digits.models import export as exports
 from digits.models import model_files
 from digits.data.numbers import composed
 from digits.models import crnn
@@ -20,21 +21,21 @@ def run_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("int8", [False, True])
 def test_tflite_export_agrees_with_keras(run_dir, int8):
-    output, share, _ = export.export(run_dir, "tflite", None, int8=int8, min_agreement=0.99,
+    output, share, _ = exports.export(run_dir, "tflite", None, int8=int8, min_agreement=0.99,
                                   check_images=300)
     assert output.name == ("model_int8.tflite" if int8 else "model.tflite")
     assert share >= (0.99 if int8 else 0.999)
-    images, _ = export.test_images(50)
+    images, _ = exports.test_images(50)
     keras_probabilities = model_files.load(run_dir).predict(images, verbose=0)
-    tflite_probabilities = export.tflite_predict(output.read_bytes(), images)
+    tflite_probabilities = exports.tflite_predict(output.read_bytes(), images)
     np.testing.assert_allclose(tflite_probabilities, keras_probabilities,
                                atol=0.1 if int8 else 1e-4)
 
 
 def test_int8_export_is_smaller(run_dir):
     model = model_files.load(run_dir)
-    _, representative = export.test_images(50)
-    int8, plain = (len(export.tflite_bytes(model, int8, representative)) for int8 in (True, False))
+    _, representative = exports.test_images(50)
+    int8, plain = (len(exports.tflite_bytes(model, int8, representative)) for int8 in (True, False))
     assert int8 < 0.4 * plain
 
 
@@ -44,15 +45,15 @@ def test_savedmodel_cli_checks_then_writes(run_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "agreement with the Keras model: 100.00% of 1000" in result.stdout
     loaded = tf.saved_model.load(str(tmp_path / "exported"))
-    images, _ = export.test_images(20)
+    images, _ = exports.test_images(20)
     assert loaded.serve(tf.constant(images)).shape == (20, 10)
 
 
 def test_an_export_that_disagrees_is_not_written(run_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "tflite_predict", lambda content, images: np.roll(
+    monkeypatch.setattr(exports, "tflite_predict", lambda content, images: np.roll(
         np.eye(10)[np.zeros(len(images), int)], 1, axis=1))  # always answers 1
     with pytest.raises(ValueError, match="nothing written"):
-        export.export(run_dir, "tflite", tmp_path / "bad.tflite", check_images=100)
+        exports.export(run_dir, "tflite", tmp_path / "bad.tflite", check_images=100)
     assert not (tmp_path / "bad.tflite").exists()
 
 
@@ -91,8 +92,8 @@ def test_an_existing_tflite_file_is_replaced_only_with_overwrite(run_dir, tmp_pa
     replaced = run_cli("digits.export", "--model", str(run_dir), "--format", "tflite",
                        "--output", str(output), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr[-2000:]
-    images, _ = export.test_images(20)
-    np.testing.assert_allclose(export.tflite_predict(output.read_bytes(), images),
+    images, _ = exports.test_images(20)
+    np.testing.assert_allclose(exports.tflite_predict(output.read_bytes(), images),
                                model_files.load(run_dir).predict(images, verbose=0), atol=1e-4)
     assert [p.name for p in tmp_path.iterdir()] == ["digits.tflite"]  # no temporary left
 
@@ -114,14 +115,14 @@ def test_a_savedmodel_folder_is_replaced_only_with_overwrite(run_dir, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]  # no .new / .old left
 
 
-# --- a sequence model (model=crnn, issue 14): checked on synthetic numbers --------------------
+# --- a sequence model (model=crnn): checked on synthetic numbers --------------------
 def test_agreement_of_a_sequence_model_compares_decoded_numbers():
     def path(steps):  # one near-certain class per step: 0 is the blank, d + 1 the digit d
         return np.eye(11)[steps] * 0.9 + 0.01
     expected = np.stack([path([2, 0, 3, 3]), path([5, 5, 0, 6])])  # "12", "45"
     unsure = np.stack([path([2, 2, 3, 0]), path([5, 0, 5, 6])])  # "12", "445"
     unsure[0] = unsure[0] * 0.5 + 0.05  # other probabilities, the same number
-    assert export.agreement(expected, unsure) == 0.5
+    assert exports.agreement(expected, unsure) == 0.5
 
 
 def test_a_sequence_models_savedmodel_takes_lines_of_any_width(crnn_run, tmp_path, capsys):
@@ -139,16 +140,16 @@ def test_a_sequence_models_savedmodel_takes_lines_of_any_width(crnn_run, tmp_pat
 
 
 def test_a_sequence_models_tflite_reads_one_line_of_the_documented_width(crnn_run):
-    output, share, checked_on = export.export(crnn_run, "tflite", None, check_images=40)
+    output, share, checked_on = exports.export(crnn_run, "tflite", None, check_images=40)
     assert output == crnn_run / "model.tflite" and share == 1.0
     assert checked_on == "40 synthetic test numbers"
     content = output.read_bytes()
     interpreter = tf.lite.Interpreter(model_content=content)
     assert list(interpreter.get_input_details()[0]["shape"]) == [1, 32,
-                                                                 export.TFLITE_LINE_WIDTH, 1]
-    lines = composed.pad_lines(export.test_numbers(3), export.TFLITE_LINE_WIDTH)
+                                                                 exports.TFLITE_LINE_WIDTH, 1]
+    lines = composed.pad_lines(exports.test_numbers(3), exports.TFLITE_LINE_WIDTH)
     expected = model_files.load(crnn_run).predict(lines, verbose=0)
-    got = export.tflite_predict(content, lines)  # one line at a time
+    got = exports.tflite_predict(content, lines)  # one line at a time
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert [r.number for r in crnn.decode(got)] == [r.number for r in
                                                          crnn.decode(expected)]

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_CNN, compose_train, run_cli, scores
-from digits import handwriting, train
+from digits.training import train_digits
 from digits.data import datasets
 from digits.models import model_files
+from digits.synth import hand_folders
 from digits.vision import mnist_style
 from digits.config.schemas import ConfigError, FolderDataConfig
 
@@ -23,7 +24,7 @@ HAND = 3  # a serif italic hand: its footed "1" is read as "2" by MNIST models
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hand")
-    assert handwriting.write_folder(folder, per_digit=6, hand_index=HAND, seed=0) == 60
+    assert hand_folders.write_folder(folder, per_digit=6, hand_index=HAND, seed=0) == 60
     return folder
 
 
@@ -33,9 +34,9 @@ def test_handwriting_writes_a_repeatable_labelled_folder(photos, tmp_path):
     assert len(files) == 60
     image = cv2.imread(str(files[0]))
     assert image.ndim == 3 and min(image.shape[:2]) >= 300  # a photo, not a 28x28 crop
-    handwriting.write_folder(tmp_path, per_digit=6, hand_index=HAND, seed=0)
+    hand_folders.write_folder(tmp_path, per_digit=6, hand_index=HAND, seed=0)
     assert all((tmp_path / f.relative_to(photos)).read_bytes() == f.read_bytes() for f in files)
-    handwriting.write_folder(tmp_path / "seed1", per_digit=1, hand_index=HAND, seed=1)
+    hand_folders.write_folder(tmp_path / "seed1", per_digit=1, hand_index=HAND, seed=1)
     assert (tmp_path / "seed1/0").iterdir().__next__().read_bytes() != files[0].read_bytes()
 
 
@@ -95,7 +96,7 @@ def finetune(photos: Path, run_dir: Path, *overrides: str) -> dict:
                          f"trainer.init_from={SMALL_CNN}", "data.test_fraction=0.5",
                          "data.val_fraction=0.17", "trainer.epochs=3", "trainer.verbose=0",
                          *overrides])
-    return train.run_training(cfg, run_dir)
+    return train_digits.run_training(cfg, run_dir)
 
 
 def test_finetuning_starts_from_the_given_model_and_reports_before_and_after(photos, tmp_path):

@@ -1,4 +1,4 @@
-"""digits-handwriting --numbers (issue 14): photos of whole numbers in one hand, the number in
+"""digits-handwriting --numbers: photos of whole numbers in one hand, the number in
 each file name (digits.synth.hand_numbers)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from digits import handwriting
 from digits.synth import hand_numbers
 from digits.synth import hands
-from digits.data.numbers.composed import SPACINGS
+from digits.synth import number_layout
+from digits.synth.number_layout import SPACINGS
 from helpers import usage_error
 
 
@@ -83,10 +84,11 @@ def test_a_pair_placed_with_a_spacing_has_it_in_its_ink(wanted):
             masks.append(ink[:, cols.min():cols.max() + 1])
         a = np.zeros((rows, 4 * rows), bool)
         a[:, 100:100 + masks[0].shape[1]] = masks[0]
-        column = hand_numbers.place_column(wanted, a, masks[1], rng)
+        column = number_layout.place_column(wanted, a, masks[1], rng,
+                                             unit=hand_numbers.UNIT)
         b = np.zeros_like(a)
         b[:, column:column + masks[1].shape[1]] = masks[1]
-        found.append(hand_numbers.pair_spacing(a, b))
+        found.append(number_layout.pair_spacing(a, b, hand_numbers.UNIT))
         pieces = cv2.connectedComponents((a | b).astype(np.uint8), connectivity=8)[1]
         joined = bool(set(pieces[a].tolist()) & set(pieces[b].tolist()))
         a_right = np.flatnonzero(a.any(axis=0)).max()

@@ -3,6 +3,7 @@
 import pytest
 
 from digits import handwriting
+from digits.synth import hands
 from helpers import usage_error
 
 
@@ -32,8 +33,8 @@ def test_the_same_seed_gives_the_same_photos_and_another_seed_others(tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--per-digit", "0"], "--per-digit must be >= 1, not 0"),
-    (["--hand", "-1"], f"--hand must be 0 .. {handwriting.HANDS - 1}, not -1"),
-    (["--hand", str(handwriting.HANDS)], f"--hand must be 0 .. {handwriting.HANDS - 1}"),
+    (["--hand", "-1"], f"--hand must be 0 .. {hands.HANDS - 1}, not -1"),
+    (["--hand", str(hands.HANDS)], f"--hand must be 0 .. {hands.HANDS - 1}"),
     (["--per-digit", "many"], "argument --per-digit: invalid int value: 'many'"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2_and_write_nothing(tmp_path, capsys, arguments,

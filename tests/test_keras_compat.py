@@ -34,11 +34,11 @@ def test_other_keras_versions_are_refused_in_one_clear_message():
 
 def test_training_with_another_keras_stops_before_any_work(monkeypatch, tmp_path):
     from helpers import SMOKE, compose_train
-    from digits import train
+    from digits.training import train_digits
 
     monkeypatch.setattr(keras, "__version__", "3.16.0")
     with pytest.raises(keras_compat.KerasVersionError, match="not keras 3.16.0"):
-        train.run_training(compose_train(SMOKE), tmp_path)
+        train_digits.run_training(compose_train(SMOKE), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -69,7 +69,7 @@ def test_keras_checkpoint_still_saves_a_diverged_epoch_and_ours_does_not(tmp_pat
     augment.RandomAffine(rotation_degrees=10),
 ], ids=lambda layer: type(layer).__name__)
 def test_each_random_layer_draws_from_one_seed_generator_we_can_find(layer):
-    """pipeline.reseed keys draws on (seed, epoch, batch) through these generators; a layer
+    """training_batches.reseed keys draws on (seed, epoch, batch) through these generators; a layer
     whose generators cannot be found would silently draw from state again."""
     assert len(keras_compat.seed_generators(layer)) == 1
 

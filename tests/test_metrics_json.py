@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from helpers import compose_train
-from digits import evaluate, train
+from digits.training import train_digits
 from digits.data import datasets
 from digits.models import model_files
 from digits.training import trainer
+from digits.models import inference
 
 TINY = ["data.train_size=400", "data.val_size=200", "data.test_size=100", "trainer.epochs=3",
         "trainer.verbose=0", "trainer.batch_size=32", "model.hidden_units=[16]"]
@@ -32,7 +33,7 @@ def runs(tmp_path_factory):
     made = {}
     for name, overrides in VARIANTS.items():
         cfg = compose_train([*TINY, *overrides])
-        train.run_training(cfg, root / name)
+        train_digits.run_training(cfg, root / name)
         made[name] = (root / name, cfg)
     return made
 
@@ -46,7 +47,7 @@ def saved(run_dir):
 def validation_accuracy_of_the_saved_model(run_dir, cfg) -> float:
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     splits = datasets.load(cfg.data, cfg.seed)
-    predicted = evaluate.predict_probabilities(model, splits.x_val).argmax(axis=1)
+    predicted = inference.predict(model, splits.x_val).argmax(axis=1)
     return float((predicted == splits.y_val).mean())
 
 
@@ -88,7 +89,7 @@ def test_model_is_the_architecture_trained_also_when_fine_tuning(runs, tmp_path)
     source = runs["no_early_stopping"][0]
     cfg = compose_train([*TINY[:-1], "trainer.epochs=1", f"trainer.init_from={source}",
                          "model=cnn", "trainer.early_stopping.enabled=false"])
-    fine_tuned = train.run_training(cfg, tmp_path)
+    fine_tuned = train_digits.run_training(cfg, tmp_path)
     # The model group says cnn, but the mlp loaded from init_from is what was trained.
     assert fine_tuned["model"] == {"name": "mlp", "init_from": str(source / "model.keras"),
                                    "freeze_features": False}

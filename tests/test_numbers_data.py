@@ -1,4 +1,4 @@
-"""data=numbers (issue 14): synthetic handwritten numbers from MNIST digits of one split."""
+"""data=numbers: synthetic handwritten numbers from MNIST digits of one split."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from digits.data import datasets
 from digits.data.numbers import written
 from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
+from digits.synth import number_layout
 from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
 
@@ -35,7 +36,7 @@ def sharing_a_component(mask_a, mask_b) -> bool:
 def test_labels_are_the_digits_composed_and_the_line_is_their_ink(splits):
     x, y = splits.x_train, splits.y_train
     for number in some_numbers(x, y, 60):
-        assert 1 <= len(number.label) <= composed.MAX_DIGITS
+        assert 1 <= len(number.label) <= number_layout.MAX_DIGITS
         assert number.label == "".join(str(y[s]) for s in number.sources)
         assert len(number.masks) == len(number.label) == len(number.detached)
         assert all(mask.any() and mask.shape == number.line.shape for mask in number.masks)
@@ -83,17 +84,17 @@ def test_spacing_classes_hold_in_the_ink(splits):
             a_right = np.flatnonzero(a.any(axis=0)).max()
             b_left = np.flatnonzero(b.any(axis=0)).min()
             if gap == "overlapping":
-                assert a_right - b_left + 1 >= composed.OVERLAP_COLUMNS
+                assert a_right - b_left + 1 >= number_layout.OVERLAP_COLUMNS
             elif gap == "touching":
                 assert sharing_a_component(a, b)
             else:
                 assert not sharing_a_component(a, b)
                 clear = b_left - a_right - 1
-                assert clear <= composed.TIGHT_GAP if gap == "tight" else clear > 3
-        severity = [composed.SPACINGS.index(gap) for gap in number.gaps]
-        expected = composed.SPACINGS[min(severity)] if severity else composed.SINGLE
+                assert clear <= number_layout.TIGHT_GAP if gap == "tight" else clear > 3
+        severity = [number_layout.SPACINGS.index(gap) for gap in number.gaps]
+        expected = number_layout.SPACINGS[min(severity)] if severity else number_layout.SINGLE
         assert number.spacing == expected
-    assert min(seen[gap] for gap in composed.SPACINGS) >= 40, seen
+    assert min(seen[gap] for gap in number_layout.SPACINGS) >= 40, seen
 
 
 def test_some_sevens_fives_and_fours_lose_a_stroke_joint(splits):
@@ -142,7 +143,7 @@ def test_the_fixed_test_set_is_uniform_in_length_and_hard_enough(splits):
     assert lengths == {length: 625 for length in range(1, 9)}
     hard = (spacings["touching"] + spacings["overlapping"]) / fixed_sets.TEST_COUNT
     assert hard >= 0.30, spacings
-    assert min(spacings[s] for s in composed.SPACINGS) >= 300, spacings
+    assert min(spacings[s] for s in number_layout.SPACINGS) >= 300, spacings
 
 
 def test_the_fixed_set_renders_the_same_lines_every_time(splits):
@@ -179,7 +180,7 @@ def test_rendered_wide_numbers_keep_their_digits_apart(splits):
             continue
         tried += 1
         for photo in (False, True):
-            line = written.render(number, np.random.default_rng([seed, 1]), photo)
+            line = written.render(number.line, np.random.default_rng([seed, 1]), photo)
             runs = np.diff(np.r_[0, (line > 127).any(axis=0).astype(np.int8)]) == 1
             kept += int(runs.sum() >= len(number.label))
     assert tried == 12 and kept >= 0.8 * 2 * tried

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import SMOKE, compose_train, load_in_plain_keras
-from digits import train
+from digits.training import train_digits
 from digits.data import datasets
 from digits.models import losses
 from digits.models import model_files
@@ -41,9 +41,9 @@ def run_folders(tmp_path_factory):
     folders = {}
     for name, overrides in runs_to_make().items():
         folders[name] = root / name
-        train.run_training(compose_train([*TINY, *overrides]), folders[name])
+        train_digits.run_training(compose_train([*TINY, *overrides]), folders[name])
     folders["init_from"] = root / "init_from"
-    train.run_training(compose_train([*TINY, f"trainer.init_from={folders['mlp']}",
+    train_digits.run_training(compose_train([*TINY, f"trainer.init_from={folders['mlp']}",
                                       "trainer.label_smoothing=0.1"]), folders["init_from"])
     return folders
 
@@ -68,7 +68,7 @@ def test_label_smoothing_uses_keras_own_loss_loads_without_digits_and_logs_true_
         tmp_path):
     cfg = compose_train([*TINY, "model=mlp", *SMALL_LAYERS["mlp"], "trainer.label_smoothing=0.1",
                          "trainer.epochs=2", "trainer.early_stopping.enabled=false"])
-    train.run_training(cfg, tmp_path)
+    train_digits.run_training(cfg, tmp_path)
     model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
     assert model.loss.get_config()["label_smoothing"] == 0.1

@@ -8,6 +8,8 @@ import pytest
 
 from digits import predict
 from digits.models import model_files
+from digits.vision import image_files
+from digits.reading import digit_reader
 from helpers import (PHOTOS, SMALL_CNN as MODEL, assert_png_drawn, drawn_digit, labelled_photos,
                      run_cli)
 
@@ -20,7 +22,7 @@ def model():
 def test_api_reads_single_digit_photos(model):
     photos = [(path, label) for path, label in labelled_photos() if len(label) == 1]
     images = [cv2.imread(str(path)) for path, _ in photos]
-    readings = predict.read_digits(model, images, [str(p) for p, _ in photos])
+    readings = digit_reader.read_digits(model, images, [str(p) for p, _ in photos])
     assert [r.digit for r in readings] == [int(label) for _, label in photos]
     for reading in readings:
         assert reading.error is None and 0.5 < reading.confidence <= 1.0
@@ -31,13 +33,13 @@ def test_api_reads_single_digit_photos(model):
 def test_api_reads_numbers(model):
     for path, label in labelled_photos():
         if len(label) > 1:
-            reading = predict.read_number(model, cv2.imread(str(path)), str(path))
+            reading = digit_reader.read_number(model, cv2.imread(str(path)), str(path))
             assert reading.number == label
             assert len(reading.digits) == len(label)
 
 
 def test_blank_page_gets_no_digit_and_a_reason(model):
-    reading = predict.read_digits(model, [np.full((480, 640, 3), 220, np.uint8)])[0]
+    reading = digit_reader.read_digits(model, [np.full((480, 640, 3), 220, np.uint8)])[0]
     assert reading.digit is None and "no ink" in reading.error
     assert not reading.unreadable
 
@@ -47,10 +49,10 @@ def test_low_confidence_is_marked(model):
     cv2.circle(scribble, (100, 100), 60, 20, 40)
     cv2.line(scribble, (40, 40), (160, 160), 20, 30)
     cv2.line(scribble, (160, 40), (40, 160), 20, 30)
-    confidence = predict.read_digits(model, [scribble])[0].confidence
-    confident = predict.read_digits(model, [scribble], min_confidence=confidence - 1e-4)[0]
+    confidence = digit_reader.read_digits(model, [scribble])[0].confidence
+    confident = digit_reader.read_digits(model, [scribble], min_confidence=confidence - 1e-4)[0]
     assert not confident.low_confidence
-    doubtful = predict.read_digits(model, [scribble], min_confidence=confidence + 1e-4)[0]
+    doubtful = digit_reader.read_digits(model, [scribble], min_confidence=confidence + 1e-4)[0]
     assert doubtful.low_confidence and doubtful.digit == confident.digit
 
 
@@ -140,8 +142,8 @@ def test_an_existing_output_file_is_refused_and_kept_unless_overwrite(tmp_path, 
 def test_large_jpegs_are_decoded_reduced_but_never_below_the_working_size(tmp_path):
     path = tmp_path / "large.jpg"
     cv2.imwrite(str(path), cv2.resize(drawn_digit("3"), (4000, 3000)))
-    image = predict.decode(path)
+    image = image_files.decode(path)
     assert image.shape[:2] == (375, 500)  # 1/8: the largest reduction keeping >= 480 px
     small = tmp_path / "small.jpg"
     cv2.imwrite(str(small), drawn_digit("3", size=(300, 400)))
-    assert predict.decode(small).shape[:2] == (300, 400)
+    assert image_files.decode(small).shape[:2] == (300, 400)

@@ -6,6 +6,7 @@ import pytest
 
 from digits import report
 from digits.evaluation import plots
+from digits.evaluation import sweep_report
 
 # (overrides, metrics or None for a failed run). Ranked by test accuracy the order would be
 # 0, 3, 1: every assertion on the order below breaks if the report chooses on the test set.
@@ -32,7 +33,7 @@ def sweep(tmp_path):
 
 
 def test_runs_are_ranked_by_validation_accuracy_never_by_test_accuracy(sweep):
-    rows = report.ranked(report.collect(sweep))
+    rows = sweep_report.ranked(sweep_report.collect(sweep))
     assert [row["run"] for row in rows] == ["1", "3", "0", "2"]
     assert [row["val_accuracy"] for row in rows] == [0.99, 0.97, 0.95, None]
     assert [row["test_accuracy"] for row in rows] == [0.96, 0.97, 0.99, None]
@@ -55,8 +56,8 @@ def test_the_report_names_the_best_run_by_validation_and_shows_its_test_accuracy
 def test_the_plot_shows_validation_accuracy(sweep, tmp_path, monkeypatch):
     drawn = []
     monkeypatch.setattr(plots, "save", lambda figure, path: drawn.append(figure))
-    rows = report.ranked(report.collect(sweep))
-    report.plot(rows, report.swept_keys(rows), tmp_path / "plot.png")
+    rows = sweep_report.ranked(sweep_report.collect(sweep))
+    sweep_report.plot(rows, sweep_report.swept_keys(rows), tmp_path / "plot.png")
     (axis,) = drawn[0].axes
     assert axis.get_ylabel() == "validation accuracy"
     points = axis.collections[0].get_offsets()

@@ -11,15 +11,17 @@ from digits.synth import corruptions
 from digits.data import datasets
 from digits.models import model_files
 from digits.evaluation import robustness
+from digits.synth import hand_folders
 from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
+from digits.config.schemas import DEFAULT_SEED
 
 SMALL_CNN = Path(__file__).parent / "data" / "small_cnn.keras"
 
 
 @pytest.fixture(scope="module")
 def validation():
-    splits = datasets.load(DataConfig(), seed=robustness.DEFAULT_SEED)
+    splits = datasets.load(DataConfig(), seed=DEFAULT_SEED)
     return splits.x_val, splits.y_val
 
 
@@ -114,9 +116,7 @@ def test_run_writes_json_figures_and_tensorboard(tmp_path):
 
 
 def test_hand_photos_are_those_digits_handwriting_writes(tmp_path):
-    from digits import handwriting
-
-    handwriting.write_folder(tmp_path, per_digit=1, hand_index=13, seed=1000)
+    hand_folders.write_folder(tmp_path, per_digit=1, hand_index=13, seed=1000)
     files, file_labels = datasets.read_folder(tmp_path)
     images, labels, readable = robustness.hand_photos(13, per_digit=1, seed=1000)
     assert readable.all() and labels.tolist() == list(range(10))

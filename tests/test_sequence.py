@@ -1,4 +1,4 @@
-"""model=crnn (issue 14): the sequence reader, CTC decoding with confidences, its metrics."""
+"""model=crnn: the sequence reader, CTC decoding with confidences, its metrics."""
 
 from __future__ import annotations
 

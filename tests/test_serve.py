@@ -1,5 +1,6 @@
 """digits-serve's HTTP API, through FastAPI's test client and a real server on 127.0.0.1: every
-route, every kind of bad input (never a 5xx), batching, and the same answers as digits-predict."""
+route, every kind of bad input (never a 5xx), batching, the same answers as digits-predict, and
+drawings read as drawn (source=drawing) by the two shipped readers served together."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from digits import serve
 from digits.models import model_files
+from digits.serving import app as serving_app
 from digits.vision import image_files
 from helpers import PHOTOS, SMALL_CNN, labelled_photos, run_cli
 
@@ -38,7 +40,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def client(model):
-    with TestClient(serve.create_app(model, SMALL_CNN, max_upload_mb=MAX_UPLOAD_MB)) as client:
+    with TestClient(serving_app.create_app(model, SMALL_CNN, max_upload_mb=MAX_UPLOAD_MB)) as client:
         yield client
 
 
@@ -73,15 +75,18 @@ def png_bomb(width=20_000, height=20_000) -> bytes:
 def test_health_names_the_model_its_parameters_and_metrics(client, model, tmp_path):
     body = client.get("/api/health").json()
     assert body["status"] == "ok" and body["batching"] is True
-    assert body["model"]["name"] == model.name
-    assert body["model"]["parameters"] == model.count_params() == 117_914
-    assert body["model"]["metrics"] is None  # a bare .keras file has no run beside it
+    served = body["models"]["digit"]
+    assert served["name"] == model.name and served["reads"] == "digits"
+    assert served["parameters"] == model.count_params() == 117_914
+    assert served["metrics"] is None  # a bare .keras file has no run beside it
+    assert served["unsure_below"] == 0.6  # digit_reader.MIN_CONFIDENCE
+    assert body["models"]["number"] is None  # numbers are cut into digits for the digit model
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.keras").write_bytes(SMALL_CNN.read_bytes())
     (run / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9881}))
-    with TestClient(serve.create_app(model, run)) as run_client:
-        assert run_client.get("/api/health").json()["model"]["metrics"] == {
+    with TestClient(serving_app.create_app(model, run)) as run_client:
+        assert run_client.get("/api/health").json()["models"]["digit"]["metrics"] == {
             "test_accuracy": 0.9881}
 
 
@@ -95,9 +100,9 @@ def test_a_calibrated_models_unsure_below_flags_readings_unless_overridden(clien
     (run / "model.keras").write_bytes(SMALL_CNN.read_bytes())
     cut = min(1.0, default["confidence"] + 1e-3)  # as digits-calibrate writes it
     (run / "metrics.json").write_text(json.dumps({"unsure_below": cut}))
-    with TestClient(serve.create_app(model, run)) as calibrated:
+    with TestClient(serving_app.create_app(model, run)) as calibrated:
         assert upload(calibrated, photo).json()["low_confidence"]
-    with TestClient(serve.create_app(model, run, min_confidence=0.5)) as overridden:
+    with TestClient(serving_app.create_app(model, run, min_confidence=0.5)) as overridden:
         assert not upload(overridden, photo).json()["low_confidence"]
 
 
@@ -207,6 +212,8 @@ def test_batch_of_more_than_64_files_is_refused(client):
      {}, 422, "not a readable image"),
     ("photo.jpg", jpeg("Humor-Sans_4_0.jpg"), {"mode": "letters"}, 422, "mode"),
     ("photo.jpg", jpeg("Humor-Sans_4_0.jpg"), {"image": "maybe"}, 422, "image"),
+    ("photo.jpg", jpeg("Humor-Sans_4_0.jpg"), {"source": "pencil"}, 422,
+     "source: Input should be 'photo' or 'drawing'"),
 ])
 def test_bad_uploads_get_a_4xx_and_a_reason(client, name, data, params, status, reason):
     response = upload(client, data, name, **params)
@@ -307,7 +314,7 @@ async def concurrent_uploads(app, count: int) -> list[httpx.Response]:
 def test_concurrent_requests_share_model_calls_and_get_their_own_answers(model):
     labels = {path.name: int(label) for path, label in labelled_photos() if len(label) == 1}
     for batching in (True, False):
-        app = serve.create_app(model, SMALL_CNN, batching=batching)
+        app = serving_app.create_app(model, SMALL_CNN, batching=batching)
         responses = asyncio.run(concurrent_uploads(app, 24))
         assert all(r.status_code == 200 for r in responses)
         assert all(r.json()["digit"] == labels[r.json()["path"]] for r in responses)
@@ -332,9 +339,22 @@ def test_the_command_needs_a_loadable_model_and_a_free_port(tmp_path):
     assert result.returncode == 2 and "cannot listen on 127.0.0.1:" in result.stderr
 
 
-def test_the_command_serves_and_stops_cleanly_on_ctrl_c():
+def test_without_options_the_command_serves_both_shipped_readers(model, tiny_crnn, capsys):
+    shipped = model_files.default_model_path("number")
+    assert serve.number_model(serve.parser().parse_args([]), model)[1] == shipped
+    given = serve.parser().parse_args(["--number-model", str(tiny_crnn)])
+    assert serve.number_model(given, model)[1] == tiny_crnn
+    assert serve.main(["--number-model", str(SMALL_CNN), "--port", "0"]) == 2
+    assert "is not a sequence model" in capsys.readouterr().err
+    assert serve.main(["--model", str(tiny_crnn), "--number-model", str(tiny_crnn),
+                       "--port", "0"]) == 2
+    assert "--model is a sequence model" in capsys.readouterr().err
+
+
+def test_the_command_serves_and_stops_cleanly_on_ctrl_c(tiny_crnn):
     process = subprocess.Popen([sys.executable, "-m", "digits.serve", "--model", str(SMALL_CNN),
-                                "--port", "0"], stderr=subprocess.PIPE, text=True)
+                                "--number-model", str(tiny_crnn), "--port", "0"],
+                               stderr=subprocess.PIPE, text=True)
     try:
         for line in process.stderr:
             if line.startswith("digits-serve: open "):
@@ -343,9 +363,63 @@ def test_the_command_serves_and_stops_cleanly_on_ctrl_c():
         else:
             pytest.fail("digits-serve printed no URL")
         health = httpx.get(url + "api/health", timeout=30)
-        assert health.status_code == 200 and health.json()["model"]["name"] == "cnn"
+        models = health.json()["models"]
+        assert health.status_code == 200 and models["digit"]["name"] == "cnn"
+        assert models["number"]["path"] == str(tiny_crnn) and models["number"]["reads"] == "numbers"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
         process.stderr.close()
+
+
+# --- the two shipped readers, and drawings --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped_client():
+    """The app as digits-serve starts it without options: both shipped readers."""
+    digit, number = model_files.default_model_path("digit"), model_files.default_model_path("number")
+    app = serving_app.create_app(model_files.load(digit), digit, number_model=model_files.load(number),
+                                 number_model_path=number)
+    with TestClient(app) as client:
+        yield client
+
+
+def pad_drawing(strokes, size=(400, 600)) -> bytes:
+    """Strokes in fractions of the pad, drawn as the page draws them: a white pad, a #111 pen
+    0.06 of the pad's height wide with round caps and joins; a PNG, as the page sends it."""
+    height, width = size
+    pad = np.full((height, width, 3), 255, np.uint8)
+    for stroke in strokes:
+        points = np.int32([(x * width, y * height) for x, y in stroke])
+        cv2.polylines(pad, [points], False, (0x11,) * 3, round(0.06 * height), cv2.LINE_AA)
+    return cv2.imencode(".png", pad)[1].tobytes()
+
+
+WIDE_SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.42, 0.85)]]  # a bar over half the pad, the diagonal
+
+
+def test_a_wide_mouse_drawn_seven_is_read_as_drawn(shipped_client):
+    body = upload(shipped_client, pad_drawing(WIDE_SEVEN), "drawing.png", source="drawing").json()
+    assert body["digit"] == 7, body["top3"]
+    batch = shipped_client.post("/api/predict/batch", params={"source": "drawing"},
+                                files=[("files", ("drawing.png", pad_drawing(WIDE_SEVEN)))])
+    assert batch.json()[0]["digit"] == 7
+
+
+def test_health_lists_both_readers_each_with_its_own_unsure_cut(shipped_client):
+    models = shipped_client.get("/api/health").json()["models"]
+    for kind, reads in (("digit", "digits"), ("number", "numbers")):
+        served = models[kind]
+        assert served["reads"] == reads
+        assert served["path"] == str(model_files.default_model_path(kind))
+        assert served["unsure_below"] == served["metrics"]["unsure_below"]
+    assert models["digit"]["unsure_below"] != models["number"]["unsure_below"]
+
+
+def test_number_mode_uses_the_number_reader_and_returns_its_line(shipped_client):
+    body = upload(shipped_client, jpeg("number_003.jpg"), mode="number", image="true").json()
+    assert body["reader"] == "sequence" and body["number"] == "552753"
+    line = cv2.imdecode(np.frombuffer(base64.b64decode(body["image"]), np.uint8), 0)
+    assert line.shape[0] == 32 and line.shape[1] > 6 * 16  # the whole line, not 28x28 digits
+    assert upload(shipped_client, jpeg("number_003.jpg"), mode="digit").json()["digit"] is not None

@@ -1,5 +1,7 @@
 """digits-serve's page in a real browser (Debian's Chromium driven by pytest-playwright): drawing
-with a mouse and a finger, photos, errors, roles and names, the keyboard alone, offline.
+with a mouse and a finger, photos, errors, roles and names, the keyboard alone, offline; and
+digits-serve as started without options (both shipped readers) reading mouse-drawn digits and the
+shared number photos as digits-predict --number reads them.
 
 Without Chromium these tests skip, except where DIGITS_REQUIRE_BROWSER=1 (CI) makes that a failure.
 Screenshots go to tests/screenshots/ (git-ignored), to be looked at.
@@ -8,16 +10,21 @@ Screenshots go to tests/screenshots/ (git-ignored), to be looked at.
 from __future__ import annotations
 
 import base64
+import csv
+import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from helpers import PHOTOS
+from helpers import DATA, PHOTOS, run_cli
 
 REQUIRED = os.environ.get("DIGITS_REQUIRE_BROWSER") == "1"
 try:
@@ -32,6 +39,14 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 # A 1 and a 7 as strokes, in fractions of the canvas: (x, y) points, pen down to pen up.
 ONE = [[(0.50, 0.18), (0.49, 0.82)]]
 SEVEN = [[(0.38, 0.22), (0.62, 0.22), (0.47, 0.80)]]
+# Digits drawn with a mouse in straight segments, which a photo's cleanup misreads (it takes a
+# long straight bar for a ruled line): a wide 7 (a bar over half the pad, then the diagonal), a 2
+# with a long flat base, a 4 with a long crossbar.
+WIDE_SEVEN = [[(0.25, 0.20), (0.75, 0.20), (0.42, 0.85)]]
+LONG_BASE_TWO = [[(0.28, 0.35), (0.38, 0.19), (0.58, 0.18), (0.68, 0.35), (0.62, 0.53),
+                  (0.27, 0.83), (0.77, 0.83)]]
+LONG_BAR_FOUR = [[(0.53, 0.15), (0.25, 0.65), (0.78, 0.65)], [(0.65, 0.38), (0.65, 0.88)]]
+NUMBERS = DATA / "numbers"  # the shared number photos and their labels
 
 
 @pytest.fixture(scope="session")
@@ -239,3 +254,69 @@ def test_draws_a_number(app_page):
     expect_reading(page, "17")
     expect(page.locator("#digits li")).to_have_count(2)
     shoot(page, "drawn_17")
+
+
+@pytest.fixture(scope="module")
+def shipped_server():
+    """`digits-serve --port 0` as a user starts it, with no model given: its URL."""
+    process = subprocess.Popen([sys.executable, "-m", "digits.serve", "--port", "0"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if line.startswith("digits-serve: open "):
+                yield line.split()[2]
+                break
+        else:
+            pytest.fail("digits-serve printed no URL")
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.stderr.close()
+
+
+def readings_sent(page) -> list[str]:
+    """The URLs of the readings the page asks for from now on (filled in as it asks)."""
+    urls = []
+    page.on("request", lambda request: urls.append(request.url)
+            if "/api/predict?" in request.url else None)
+    return urls
+
+
+def test_mouse_drawn_digits_are_read_as_drawings(page, shipped_server):
+    page.goto(shipped_server)
+    sent = readings_sent(page)
+    for name, strokes, digit in (("wide_7", WIDE_SEVEN, "7"), ("long_base_2", LONG_BASE_TWO, "2"),
+                                 ("long_bar_4", LONG_BAR_FOUR, "4")):
+        draw(page, strokes)
+        expect_reading(page, digit)
+        shoot(page, f"drawn_{name}")
+        page.get_by_role("button", name="Clear").click()
+    assert sent and all("source=drawing" in url for url in sent)
+
+
+def test_number_mode_reads_the_number_photos_as_digits_predict_does(page, shipped_server,
+                                                                    tmp_path):
+    out = tmp_path / "numbers.json"
+    result = run_cli("digits.predict", "--number", str(NUMBERS), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    expected = {Path(entry["path"]).name: entry for entry in json.loads(out.read_text())}
+    with open(NUMBERS / "labels.csv") as file:
+        names = [row["path"] for row in csv.DictReader(file)]
+    assert sorted(expected) == sorted(names) and len(names) == 12
+    page.goto(shipped_server)
+    sent = readings_sent(page)
+    page.get_by_role("radio", name="A number").check()
+    for name in names:
+        page.get_by_role("button", name="Choose a photo").set_input_files(NUMBERS / name)
+        expect(page.locator("#photo-name")).to_have_text(name)
+        expect_reading(page, expected[name]["number"])
+        digits = page.locator("#digits li")
+        expect(digits).to_have_count(len(expected[name]["number"]))
+        for shown, digit in zip(digits.all_inner_texts(), expected[name]["digits"]):
+            percent = float(re.search(r"([\d.]+)% sure", shown).group(1))
+            assert shown.startswith(str(digit["digit"]))
+            assert abs(percent - 100 * digit["confidence"]) <= 0.6  # as the page rounds it
+        expect(page.get_by_role("img", name="The line the number reader saw")).to_be_visible()
+    shoot(page, "number_reader_line")
+    assert len(sent) == 12 and all("source=photo" in url for url in sent)

@@ -13,6 +13,7 @@ from digits import predict
 from digits.models import model_files
 from digits.vision import image_files
 from digits.vision import mnist_style
+from digits.reading import digit_reader
 from helpers import PHOTOS, SMALL_CNN, drawn_digit, labelled_photos
 
 SINGLE = [(path, label) for path, label in labelled_photos() if len(label) == 1]
@@ -51,7 +52,7 @@ def test_one_digit_broken_in_two_halves_counts_one():
 
 
 def test_digits_predict_warns_of_a_number_and_only_of_it(tmp_path):
-    readings = predict.read_files(model_files.load(SMALL_CNN),
+    readings = digit_reader.read_files(model_files.load(SMALL_CNN),
                                   [str(path) for path, _ in SINGLE + NUMBERS])
     for reading, (_, label) in zip(readings, SINGLE + NUMBERS):
         expected = f"looks like {len(label)} digits: try --number" if len(label) > 1 else None
@@ -59,7 +60,7 @@ def test_digits_predict_warns_of_a_number_and_only_of_it(tmp_path):
     table = predict.table(readings, number=False)
     assert "looks like 4 digits: try --number" in table
     assert json.loads(json.dumps(readings[-1].to_json(False)))["warning"].startswith("looks like")
-    assert "warning" not in predict.read_files(model_files.load(SMALL_CNN),
+    assert "warning" not in digit_reader.read_files(model_files.load(SMALL_CNN),
                                                [str(NUMBERS[0][0])], number=True)[0].to_json(True)
 
 

@@ -308,7 +308,7 @@ def test_after_pip_install_digits_predict_reads_a_photo_without_model(tmp_path):
 
 
 def test_the_shipped_number_reader_reads_the_shared_number_photos_as_documented():
-    # docs/numbers.md, README: all 12 (33528's first 3 cut by the frame too: the reader was
+    # docs/numbers.md, README: all 12 (33528's first 3 cut by the frame too, since the reader was
     # fine-tuned on cut photos).
     # A change to the line the reader sees (mnist_style.to_line) that the shipped model was not
     # trained on shows here first.

@@ -12,6 +12,7 @@ from tensorboard.util import tensor_util
 
 from helpers import SMOKE, assert_png_drawn, run_cli
 from digits import report
+from digits.evaluation import sweep_report
 
 TINY = [*SMOKE, "model.hidden_units=[32]"]
 
@@ -95,7 +96,7 @@ def test_report_tables_every_run_best_first_and_names_the_failures(grid, tmp_pat
     assert f"best run by validation accuracy: {sweep / best} " in result.stdout
     assert (tmp_path / "r.csv").read_text().count("\n") == 5
     assert_png_drawn(tmp_path / "r.png", 900, 400, panels=(1, 2))  # a panel per swept key
-    assert report.swept_keys(report.collect(sweep)) == ["augmentation", "trainer.learning_rate"]
+    assert sweep_report.swept_keys(sweep_report.collect(sweep)) == ["augmentation", "trainer.learning_rate"]
 
 
 def test_optuna_search_runs_its_trials_and_writes_the_best(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import SMOKE, compose_train, run_cli, scores
-from digits import train
+from digits.training import train_digits
 from digits.config import schemas
 from digits.data import datasets
 
@@ -118,22 +118,22 @@ SMALL = ["data.train_size=1000", "data.val_size=500", "data.test_size=500", "tra
 
 
 def test_training_learns(tmp_path):
-    metrics = train.run_training(compose_train(SMALL + ["augmentation=none"]), tmp_path)
+    metrics = train_digits.run_training(compose_train(SMALL + ["augmentation=none"]), tmp_path)
     assert metrics["test_accuracy"] > 0.75  # 1000 images, 3 epochs: far above chance (0.1)
 
 
 def test_a_seeded_run_repeats_exactly_augmentation_included(tmp_path):
     cfg = compose_train(SMALL)
-    first = train.run_training(cfg, tmp_path / "a")
+    first = train_digits.run_training(cfg, tmp_path / "a")
     keras.backend.clear_session()
-    second = train.run_training(cfg, tmp_path / "b")
+    second = train_digits.run_training(cfg, tmp_path / "b")
     for key in ("test_accuracy", "test_loss", "inverted_test_accuracy", "best_epoch"):
         assert first[key] == second[key], key
     a = np.loadtxt(tmp_path / "a" / "history.csv", delimiter=",", skiprows=1)
     b = np.loadtxt(tmp_path / "b" / "history.csv", delimiter=",", skiprows=1)
     np.testing.assert_array_equal(a, b)
     keras.backend.clear_session()
-    other = train.run_training(compose_train(SMALL + ["seed=7"]), tmp_path / "c")
+    other = train_digits.run_training(compose_train(SMALL + ["seed=7"]), tmp_path / "c")
     assert other["test_loss"] != first["test_loss"]
 
 
@@ -143,11 +143,11 @@ def test_trainer_seed_changes_the_weights_and_keeps_the_data(tmp_path, monkeypat
     data_seeds = []
     load = datasets.load
     monkeypatch.setattr(datasets, "load", lambda cfg, seed: data_seeds.append(seed) or load(cfg, seed))
-    plain = train.run_training(compose_train(SMALL), tmp_path / "a")
+    plain = train_digits.run_training(compose_train(SMALL), tmp_path / "a")
     keras.backend.clear_session()
-    same = train.run_training(compose_train(SMALL + ["trainer.seed=42"]), tmp_path / "b")
+    same = train_digits.run_training(compose_train(SMALL + ["trainer.seed=42"]), tmp_path / "b")
     assert same["test_loss"] == plain["test_loss"]
     keras.backend.clear_session()
-    member = train.run_training(compose_train(SMALL + ["trainer.seed=7"]), tmp_path / "c")
+    member = train_digits.run_training(compose_train(SMALL + ["trainer.seed=7"]), tmp_path / "c")
     assert member["test_loss"] != plain["test_loss"]
     assert data_seeds == [42, 42, 42]

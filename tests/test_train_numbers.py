@@ -19,8 +19,11 @@ from digits.data.numbers import composed
 from digits.models import crnn
 from digits.training import train_numbers
 from digits.training import trainer
+from digits.synth import number_layout
 from digits.vision import mnist_style
+from digits.vision import number_lines
 from digits.config.schemas import ConfigError
+from digits.evaluation import sweep_report
 
 # Seconds, not minutes: a narrow CRNN with the conv head, a few small batches of short numbers.
 TINY = ["data=numbers", "model=crnn", "model.filters=[8,16,16]", "model.units=16",
@@ -136,7 +139,7 @@ def test_a_tiny_run_writes_metrics_that_the_saved_model_gives_again(tiny_run):
     scores = crnn.scores(read, labels)
     assert metrics["test_exact_accuracy"] == pytest.approx(scores["exact_accuracy"])
     assert metrics["test_cer"] == pytest.approx(scores["cer"])
-    for length in range(1, composed.MAX_DIGITS + 1):
+    for length in range(1, number_layout.MAX_DIGITS + 1):
         of_length = [p == t for p, t, m in zip(read, labels, metadata) if m["length"] == length]
         assert metrics["test_exact_by_length"][str(length)] == pytest.approx(np.mean(of_length))
     spacings = {m["spacing"] for m in metadata}
@@ -179,7 +182,7 @@ def test_read_lines_keeps_the_input_order_and_scores_count_exact_and_cer():
     model = crnn.crnn(crnn.CrnnConfig(filters=[8, 16, 16], units=8, head="conv"))
     rng = np.random.default_rng(1)
     lines = [rng.integers(0, 255, (32, int(width)), dtype=np.uint8) for width in (300, 40, 150)]
-    alone = [crnn.decode(keras.ops.convert_to_numpy(model(composed.pad_lines([line]))))[0]
+    alone = [crnn.decode(keras.ops.convert_to_numpy(model(number_lines.pad_lines([line]))))[0]
              for line in lines]
     read = crnn.read_lines(model, lines, batch_size=1)  # read widest last, returned in order
     assert [r.confidence for r in read] == pytest.approx([r.confidence for r in alone], rel=1e-5)
@@ -201,7 +204,7 @@ def test_the_sweep_report_ranks_number_runs_by_validation_exact_accuracy(tmp_pat
         (job / "metrics.json").write_text(json.dumps(
             {"val_exact_accuracy": val, "best_val_exact_accuracy": val + 0.01,
              "test_exact_accuracy": test, "epochs": 2, "train_seconds": 1.0}))
-    ranked = report.ranked(report.collect(tmp_path))
+    ranked = sweep_report.ranked(sweep_report.collect(tmp_path))
     assert [(row["run"], row["val_accuracy"], row["test_accuracy"]) for row in ranked] == [
         ("1", 0.8, 0.7), ("0", 0.5, 0.9)]
 

@@ -1,5 +1,5 @@
 """benchmarks/whole_numbers.py: the figures it prints are the readers' own, recomputed here (the
-component reader photo by photo through predict.read_number, photos of unseen hands as
+component reader photo by photo through digit_reader.read_number, photos of unseen hands as
 digits-handwriting writes them)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from digits.models import crnn
 from digits.vision import mnist_style
 from digits.config.schemas import DataConfig
 from digits.vision.image_files import decode
+from digits.reading import digit_reader
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "whole_numbers.py"
 COUNT = 16
@@ -74,7 +75,7 @@ def flag_line(name, numbers, confidences, labels, threshold=0.5) -> str:
 def read_one_by_one(digit_model, seq_model, images):
     """The component reader photo by photo; the sequence reader all lines at once (it reads each
     line in a group of its own padded width, so the others never change its reading)."""
-    component = [predict.read_number(digit_model, image) for image in images]
+    component = [digit_reader.read_number(digit_model, image) for image in images]
     lines = []
     for image in images:
         try:
@@ -104,7 +105,7 @@ def test_printed_figures_are_the_readers_figures(tmp_path, capsys):
     made = [fixed_sets.fixed_item(splits.x_test, splits.y_test, i, lengths[i])
             for i in range(COUNT)]
     labels = [number.label for _, _, number in made]
-    component = [predict.read_number(digit_model, image) for image, _, _ in made]
+    component = [digit_reader.read_number(digit_model, image) for image, _, _ in made]
     sequential = number_reader.read(seq_model, [line for _, line, _ in made])
     assert rows(found[titles[0]]) == expected_rows(
         labels, [number.spacing for _, _, number in made],

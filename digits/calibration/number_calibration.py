@@ -1,4 +1,4 @@
-"""digits-calibrate for a sequence model (issue 14): the whole-number confidence under which a
+"""digits-calibrate for a sequence model: the whole-number confidence under which a
 reading is flagged, chosen on validation numbers, written beside a copy of the model.
 
 No temperature, unlike a single-digit model (calibration.py): a reading's confidence is the CTC
@@ -17,24 +17,21 @@ no digit is flagged whatever the cut). The test split is never read here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from digits.utils import atomic
-from digits.calibration import digit_calibration
-from digits.data import datasets
-from digits.models import model_files
-from digits.reading import number_reader
-from digits.data.numbers import fixed_sets
-from digits.data.numbers import composed
-from digits.evaluation import robustness
-from digits.models import crnn
-from digits.vision import mnist_style
+from digits.calibration.digit_calibration import CalibrationError
 from digits.config.schemas import NumbersDataConfig, data_config
+from digits.data import datasets
+from digits.data.numbers import composed, fixed_sets
+from digits.evaluation import confidence
+from digits.models import crnn, model_files, model_folder
+from digits.reading import number_reader
+from digits.runs import metadata
+from digits.vision import mnist_style
 
 VALIDATION_NUMBERS = 2_000  # fixed validation numbers read, at least (the run measured 1 000)
 
@@ -42,15 +39,15 @@ VALIDATION_NUMBERS = 2_000  # fixed validation numbers read, at least (the run m
 def validation_digits(model_path: str | Path) -> tuple[np.ndarray, np.ndarray, NumbersDataConfig]:
     """(x, y, data config) of the validation digits of the model's run (its saved data config
     and seed; the defaults for a model without a run folder, as digits-evaluate does)."""
-    saved = model_files.resolve(model_path).parent / digit_calibration.RUN_CONFIG
-    run_cfg = robustness.run_config(model_path)
+    folder = model_files.resolve(model_path).parent
+    run_cfg = metadata.run_config(folder)
     run_data = OmegaConf.to_container(run_cfg.get("data") or OmegaConf.create({}))
     cfg = data_config(run_data) if run_data else NumbersDataConfig()
     if not isinstance(cfg, NumbersDataConfig):
-        raise digit_calibration.CalibrationError(f"{saved} says the model was trained on "
-                                           f"data={cfg.source}, not data=numbers")
-    run_seed = int(run_cfg.get("seed", robustness.DEFAULT_SEED))
-    return (*composed.split_arrays(datasets.load(cfg, seed=run_seed), "validation"), cfg)
+        raise CalibrationError(f"{folder / metadata.RUN_CONFIG} says the model was trained on "
+                               f"data={cfg.source}, not data=numbers")
+    return (*composed.split_arrays(datasets.load(cfg, seed=metadata.seed(run_cfg)), "validation"),
+            cfg)
 
 
 def validation_numbers(model_path: str | Path, count: int | None = None,
@@ -68,15 +65,14 @@ def validation_numbers(model_path: str | Path, count: int | None = None,
 
 
 def flags(readings: list[crnn.Reading], labels: list[str]) -> dict:
-    """The threshold rule of single-digit models (digit_calibration.choose_threshold) on readings of
+    """The threshold rule of single-digit models (confidence.choose_threshold) on readings of
     known numbers: exact or not, by whole-number confidence; nothing read is always flagged."""
-    confidence = np.array([reading.confidence for reading in readings])
+    sure = np.array([reading.confidence for reading in readings])
     exact = np.array([reading.number == label for reading, label in zip(readings, labels)])
     nothing_read = np.array([not reading.number for reading in readings])
     return {"exact_accuracy": float(exact.mean()),
-            "expected_calibration_error": digit_calibration.expected_calibration_error(confidence,
-                                                                                 exact),
-            **digit_calibration.choose_threshold(confidence, exact, always_flagged=nothing_read)}
+            "expected_calibration_error": confidence.expected_calibration_error(sure, exact),
+            **confidence.choose_threshold(sure, exact, always_flagged=nothing_read)}
 
 
 def calibrate(model_path: str | Path, output: Path, command: str,
@@ -86,14 +82,14 @@ def calibrate(model_path: str | Path, output: Path, command: str,
     .hydra/config.yaml; return the metrics."""
     model = model or model_files.load(model_path)
     if not crnn.is_sequence_model(model):
-        raise digit_calibration.CalibrationError(f"{model.name} does not read whole numbers")
-    metrics = digit_calibration.run_metrics(model_path)
+        raise CalibrationError(f"{model.name} does not read whole numbers")
+    source = model_files.resolve(model_path)
+    metrics = metadata.metrics(source.parent)
     if "calibration" in metrics:
-        raise digit_calibration.CalibrationError(f"{model.name} is calibrated already (its "
-                                           "metrics.json holds a calibration)")
+        raise CalibrationError(f"{model.name} is calibrated already (its metrics.json holds a "
+                               "calibration)")
     lines, labels = validation_numbers(model_path)
     fit = flags(number_reader.read(model, lines), labels)
-    source = model_files.resolve(model_path)
     metrics.update({
         "unsure_below": fit["unsure_below"],
         "preprocessing_version": metrics.get("preprocessing_version",
@@ -112,13 +108,8 @@ def calibrate(model_path: str | Path, output: Path, command: str,
                     "as it is",
         },
     })
-    output.mkdir(parents=True, exist_ok=True)
     uncompiled = keras.models.clone_model(model)  # the same layers and weights, no optimizer
     uncompiled.set_weights(model.get_weights())
-    atomic.save_model(uncompiled, output / model_files.MODEL_FILE)
-    atomic.write_text(output / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    atomic.write_text(output / "COMMAND.md", f"Made with:\n\n    {command}\n\nfrom `{source}`.\n")
-    run_config = source.parent / digit_calibration.RUN_CONFIG
-    if run_config.is_file():  # the run's data and seed: DIR's evaluations draw the run's numbers
-        atomic.write_text(output / digit_calibration.RUN_CONFIG, run_config.read_text())
+    # the run's data and seed: DIR's evaluations draw the run's numbers
+    model_folder.write(output, uncompiled, metrics, source.parent, command, source)
     return metrics

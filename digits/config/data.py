@@ -53,13 +53,14 @@ class HandwritingDataConfig(DataConfig):
     hand_photos: int = 100  # photos of each digit in each training hand (hands.training_hands())
     corrupted_fraction: float = 0.2  # training images also seen under a raw training corruption
     val_reader_copies: int = 1  # reader views per validation image: choose on what users meet
+    scan_fraction: float = 0.0  # of training images also seen as a low-resolution binarised scan
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for key in ("reader_copies", "hand_photos", "val_reader_copies"):
             check(getattr(self, key) >= 0, f"data.{key}", getattr(self, key), ">= 0")
-        check(0 <= self.corrupted_fraction <= 1, "data.corrupted_fraction",
-              self.corrupted_fraction, "in [0, 1]")
+        for key in ("corrupted_fraction", "scan_fraction"):
+            check(0 <= getattr(self, key) <= 1, f"data.{key}", getattr(self, key), "in [0, 1]")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -21,6 +22,7 @@ from digits.config.data import (  # noqa: F401  (re-exported: callers import the
     DATA_SCHEMAS, DataConfig, FolderDataConfig, HandwritingDataConfig, NumbersDataConfig,
     data_config)
 from digits.config.models import MODEL_SCHEMAS, SEQUENCE_MODELS, CrnnConfig
+from digits.config.run_options import DebugConfig, LoggerConfig, PathsConfig
 
 # --- augmentation ------------------------------------------------------------------------------
 class FillMode(str, Enum):
@@ -166,13 +168,20 @@ class TrainerConfig:
 
 
 # --- the whole training config -----------------------------------------------------------------
+DEFAULT_SEED = 42  # draws the data split: a run's seed unless it gives another
+
+
 @dataclass
 class TrainConfig:
     data: Any = MISSING  # DataConfig or FolderDataConfig, chosen by the data group
     augmentation: AugmentationConfig = MISSING
     model: Any = MISSING  # one of digits/config/models.py's, chosen by the model group
     trainer: TrainerConfig = MISSING
-    seed: int = 42
+    # How the run is carried out (digits/config/run_options.py): never what it learns
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    debug: Optional[DebugConfig] = None
+    seed: int = DEFAULT_SEED
     resume: Optional[str] = None  # a run folder: go on with its saved config, in that folder
     # What a run returns to a sweeper (Optuna); null: best_val_accuracy, or for whole numbers
     # best_val_exact_accuracy
@@ -253,6 +262,9 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("run_dir_or", lambda resume, new: resume or new)
         OmegaConf.register_new_resolver("hydra_subdir_unless",
                                         lambda resume: None if resume else ".hydra")
+        # ${under:BASE,PATH}: PATH as given if absolute, else inside BASE (~ expanded)
+        OmegaConf.register_new_resolver(
+            "under", lambda base, path: str(Path(base) / Path(path).expanduser()))
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for name, schema in MODEL_SCHEMAS.items():

@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from digits.config.schemas import ConfigError, DataConfig, FolderDataConfig, HandwritingDataConfig
+from digits.data import reader_views
+from digits.vision import image_files
+from digits.vision import mnist_style
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +96,6 @@ def stratified_split(labels: np.ndarray, size: int, seed: int) -> tuple[np.ndarr
 
 def read_digit_photo(path: Path) -> tuple[np.ndarray | None, str | None]:
     """A photo of one digit -> (its 28x28 as digits-predict reads it, None) or (None, why not)."""
-    import cv2  # OpenCV: loaded only for folders of photos
-
-    from digits.vision import image_files
-    from digits.vision import mnist_style
-
     try:
         return mnist_style.to_mnist(image_files.decode(path)), None
     except (ValueError, cv2.error) as error:  # mnist_style.NoDigitError is a ValueError too
@@ -106,8 +105,6 @@ def read_digit_photo(path: Path) -> tuple[np.ndarray | None, str | None]:
 def read_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
     """DIR/0 .. DIR/9 photos -> (uint8 (n, 28, 28), labels), each photo preprocessed exactly as
     digits-predict reads it. Photos that cannot be read, or show no digit, are skipped and named."""
-    from digits.vision import image_files
-
     if not root.is_dir():
         raise DataError(f"data.path={root} is not a folder (expected sub-folders 0 .. 9 of photos)")
     files = [(path, digit) for digit in range(10) if (root / str(digit)).is_dir()
@@ -176,10 +173,9 @@ def load(cfg: DataConfig | FolderDataConfig, seed: int) -> Splits:
 def with_reader_views(splits: Splits, cfg: HandwritingDataConfig, seed: int) -> Splits:
     """data=handwriting: training and validation images extended by what the photo reader makes
     of them; the test split stays MNIST's own (the robustness suite measures the rest)."""
-    from digits.data import reader_views  # OpenCV rendering: loaded only for this data option
-
     x_train, y_train = reader_views.extend(splits.x_train, splits.y_train, seed, cfg.reader_copies,
-                                          cfg.hand_photos, cfg.corrupted_fraction, "train")
+                                          cfg.hand_photos, cfg.corrupted_fraction, "train",
+                                          cfg.scan_fraction)
     x_val, y_val = reader_views.extend(splits.x_val, splits.y_val, seed, cfg.val_reader_copies,
                                       0, 0.0, "validation")
     log.info("data=handwriting: %d training images (%d MNIST), %d validation (%d MNIST)",

@@ -8,7 +8,10 @@ MNIST's own scans. From a split of MNIST this builds, besides the images themsel
 - hand views: photos in the Hershey-stroke hands digits-handwriting draws (training hands only:
   never hands.UNSEEN_HANDS), read back the same way;
 - corrupted views: the raw 28x28 under a training corruption (never corruptions.HELD_OUT), so that
-  grey or noisy backgrounds are not ambiguous.
+  grey or noisy backgrounds are not ambiguous;
+- scan views: each digit as a low-resolution binarised scan (forms, faxes, old datasets): stretched
+  to fill a small box or kept in shape, thresholded at that size, enlarged again with a random
+  interpolation, then read back the same way.
 Rendering is slow next to training, so each set is built once and cached outside the repository
 (DIGITS_CACHE, default ~/.cache/digits), keyed by its inputs and READER_DATA_VERSION.
 """
@@ -40,6 +43,11 @@ PHOTO_CORRUPTION_PROBABILITY = 0.3
 PHOTO_CORRUPTIONS = tuple(name for name in corruptions.training_corruptions()
                           if name in ("uneven_light", "low_resolution", "jpeg", "motion_blur",
                                       "shot_noise", "thin_strokes", "thick_strokes", "stripe"))
+SCAN_SIDE = (12, 24)  # px: the scanned digit's box, before it is enlarged again
+SCAN_STRETCH_PROBABILITY = 0.7  # the digit stretched to fill its box (else its shape is kept)
+SCAN_THRESHOLD = (0.25, 0.6)  # the grey level (of 1) at which the scanner decides ink
+SCAN_ENLARGE = (3.0, 8.0)  # how much the small scan is enlarged before it reaches the reader
+SCAN_INTERPOLATIONS = (cv2.INTER_CUBIC, cv2.INTER_LINEAR, cv2.INTER_NEAREST)
 # The rendered digit fills the canvas as a photographed digit fills its crop, so a raw
 # MNIST-style corruption is measured in pixels of the 28x28 original.
 MNIST_SIDE = 28
@@ -74,7 +82,7 @@ def pen_ink(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def photo_of(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """uint8 (28, 28) MNIST digit -> a photo of it written on paper (uint8 BGR or grey)."""
     ink = hands.NEW_INKS[int(rng.integers(len(hands.NEW_INKS)))]
-    photo = hands.camera(hands.on_paper(hands.place(pen_ink(image, rng), rng), ink, rng), rng)
+    photo = hands.shoot(hands.place(pen_ink(image, rng), rng), ink, rng)
     if rng.random() < PHOTO_CORRUPTION_PROBABILITY:
         name = PHOTO_CORRUPTIONS[int(rng.integers(len(PHOTO_CORRUPTIONS)))]
         grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
@@ -109,6 +117,31 @@ def corrupted_view(image: np.ndarray, seed: int) -> np.ndarray:
     return corruptions.corrupt(image, names[int(rng.integers(len(names)))], rng)
 
 
+def scan_of(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """uint8 (28, 28) MNIST digit -> a low-resolution binarised scan of it, enlarged again (uint8
+    grey, dark ink on white, with a white margin)."""
+    rows, columns = np.nonzero(image > 0)
+    digit = image[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype(np.float32) / 255
+    height, width = digit.shape
+    side = int(rng.integers(*SCAN_SIDE))
+    if rng.random() < SCAN_STRETCH_PROBABILITY:
+        size = (side, side)
+    else:
+        scale = side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(digit, size, interpolation=cv2.INTER_AREA)
+    scan = np.where(small > rng.uniform(*SCAN_THRESHOLD), 0, 255).astype(np.uint8)
+    margin = max(1, int(round(side * rng.uniform(0.1, 0.5))))
+    scan = cv2.copyMakeBorder(scan, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
+    factor = rng.uniform(*SCAN_ENLARGE)
+    interpolation = SCAN_INTERPOLATIONS[int(rng.integers(len(SCAN_INTERPOLATIONS)))]
+    return cv2.resize(scan, None, fx=factor, fy=factor, interpolation=interpolation)
+
+
+def scan_view(image: np.ndarray, seed: int) -> np.ndarray | None:
+    return read_back(scan_of(image, np.random.default_rng(seed)))
+
+
 def _collect(function, *columns) -> tuple[np.ndarray, np.ndarray]:
     """Run function over the columns on every core (OpenCV releases the GIL); returns the
     images it made and the indices of the rows that gave one."""
@@ -132,6 +165,17 @@ def hand_views(per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
             for index in range(per_digit)]
     images, kept = _collect(hand_view, *zip(*rows))
     return images, np.array([row[0] for row in rows], np.uint8)[kept]
+
+
+def scan_views(x: np.ndarray, y: np.ndarray, fraction: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A scan view of a seeded `fraction` of the images (those the reader finds no digit in are
+    left out)."""
+    rng = np.random.default_rng([seed, 3])
+    chosen = np.sort(rng.choice(len(x), int(round(fraction * len(x))), replace=False))
+    seeds = rng.integers(0, 2**63, len(chosen))
+    images, kept = _collect(scan_view, list(x[chosen]), seeds.tolist())
+    return images, y[chosen][kept]
 
 
 def corrupted_views(x: np.ndarray, y: np.ndarray, fraction: float,
@@ -172,8 +216,9 @@ def cached(name: str, key_parts: list, build) -> tuple[np.ndarray, np.ndarray]:
 
 
 def extend(x: np.ndarray, y: np.ndarray, seed: int, reader_copies: int, hand_photos: int,
-           corrupted_fraction: float, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """x, y and, after them, their reader views, hand views and corrupted views."""
+           corrupted_fraction: float, split: str,
+           scan_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """x, y and, after them, their reader views, hand views, corrupted views and scan views."""
     parts = [(x, y)]
     for copy in range(reader_copies):
         parts.append(cached(f"{split}-reader", [x, y, seed, copy],
@@ -184,4 +229,7 @@ def extend(x: np.ndarray, y: np.ndarray, seed: int, reader_copies: int, hand_pho
     if corrupted_fraction:
         parts.append(cached(f"{split}-corrupted", [x, y, seed, corrupted_fraction],
                             lambda: corrupted_views(x, y, corrupted_fraction, seed)))
+    if scan_fraction:
+        parts.append(cached(f"{split}-scans", [x, y, seed, scan_fraction],
+                            lambda: scan_views(x, y, scan_fraction, seed)))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

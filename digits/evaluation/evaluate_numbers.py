@@ -1,4 +1,4 @@
-"""digits-evaluate for a sequence model (issue 14): the fixed synthetic test numbers.
+"""digits-evaluate for a sequence model: the fixed synthetic test numbers.
 
 The numbers are fixed_sets.fixed_set on MNIST's test split (the run's data.test_count of them,
 5 000 by default), read whole (number_reader.read). Exact-number accuracy and character error
@@ -15,7 +15,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from omegaconf import OmegaConf
 
 from digits.utils import atomic
 from digits.data import datasets
@@ -25,6 +24,7 @@ from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.evaluation import plots
 from digits.models import crnn
+from digits.runs import metadata
 from digits.config.schemas import DataConfig
 
 GALLERY_SIZE = 24
@@ -33,11 +33,10 @@ FILES = ["evaluation.json", "plots/errors.png"]
 
 def test_numbers(run_dir: Path) -> tuple[list[np.ndarray], list[str], list[dict]]:
     """The run's fixed test numbers: (lines, labels, metadata), from MNIST's test split only."""
-    saved = run_dir / ".hydra" / "config.yaml"
-    run_cfg = OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
+    run_cfg = metadata.run_config(run_dir)
     run_data = run_cfg.get("data", {}) or {}
     splits = datasets.load(DataConfig(test_size=run_data.get("test_size")),
-                       seed=run_cfg.get("seed", 42))
+                           seed=metadata.seed(run_cfg))
     x, y = composed.split_arrays(splits, "test")
     return fixed_sets.fixed_set(x, y, int(run_data.get("test_count", fixed_sets.TEST_COUNT)))
 

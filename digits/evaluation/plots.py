@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
+import cv2
 import matplotlib
 
 matplotlib.use("Agg")  # files only: runs are headless
@@ -13,6 +15,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from digits.utils import atomic  # noqa: E402
+from digits.vision import mnist_style  # noqa: E402
 
 
 def curves(history: dict[str, list[float]]) -> plt.Figure:
@@ -108,14 +111,9 @@ def reliability_diagram(bin_accuracy: np.ndarray, bin_confidence: np.ndarray,
 def predictions(readings, number: bool = False) -> plt.Figure:
     """The article's "model's predictions" figure: each photo, the 28x28 the model saw, the answer.
 
-    `readings`: digits.predict.Reading objects (their `path` is read again for the photo).
+    `readings`: digits.reading.digit_reader.Reading objects (their `path` is read again for the
+    photo).
     """
-    import textwrap
-
-    import cv2
-
-    from digits.vision import mnist_style
-
     rows = max(1, len(readings))
     figure, axes = plt.subplots(rows, 2, figsize=(7 if number else 5, 2.2 * rows), squeeze=False)
     for (photo_axis, seen_axis), reading in zip(axes, readings):

@@ -17,55 +17,28 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
-from omegaconf import OmegaConf
 
-from digits.synth import corruptions
-from digits.data import datasets
-from digits.synth import hands
-from digits.models import model_files
-from digits.vision import image_files
-from digits.vision import mnist_style
 from digits.config.schemas import DataConfig, HandwritingDataConfig, data_config
-
-SUITE_SIZE = 2000
-SUITE_SEED = 13  # draws the subset, the photos and every corruption
-PHOTO_SIDE = 224  # the photo's side in pixels
-PHOTO_FRAME = 160  # MNIST's 28x28 frame spans this much of it: a digit about 115 px tall
-PHOTO_UNIT = PHOTO_FRAME / 28  # photo pixels per MNIST pixel
-PATHS = ("raw", "photo")
-NAMES = tuple(corruptions.CORRUPTIONS)
-EXAMPLES = 6  # images per corruption in the example figures
-DEFAULT_SEED = 42  # digits-train's seed: the split of a model without a saved run config
-
-
-@dataclass
-class Suite:
-    """What the model is shown: uint8 (n, 28, 28) per (path, corruption); "clean" included."""
-    split: str
-    labels: np.ndarray
-    seen: dict[tuple[str, str], np.ndarray]
-    readable: dict[tuple[str, str], np.ndarray]  # bool (n,): the reader found a digit
-    photos: dict[str, list[np.ndarray]]  # the first EXAMPLES photos per corruption, for figures
-
-
-def run_config(model_path: str | Path):
-    """The config saved beside the model by its run (.hydra/config.yaml), or an empty one."""
-    saved = model_files.resolve(model_path).parent / ".hydra" / "config.yaml"
-    return OmegaConf.load(saved) if saved.is_file() else OmegaConf.create({})
-
+from digits.data import datasets
+from digits.evaluation import confidence, robustness_report
+from digits.evaluation.robustness_suite import (EXAMPLES, NAMES, PATHS, PHOTO_FRAME, PHOTO_SIDE,
+                                                PHOTO_UNIT, SUITE_SEED, SUITE_SIZE, Suite)
+from digits.models import inference, model_files
+from digits.runs import metadata
+from digits.synth import corruptions, hands
+from digits.vision import image_files, mnist_style
 
 def run_split(model_path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The MNIST `split` ("validation" or "test") as the model's run drew it (its saved data
     config and seed), so the validation images are ones it never trained on."""
     if split not in ("validation", "test"):
         raise ValueError(f"split must be validation or test, not {split!r}")
-    run_cfg = run_config(model_path)
+    run_cfg = metadata.run_config(model_files.resolve(model_path).parent)
     saved_data = run_cfg.get("data", {})
     # A model trained on photos (data=folder) is measured on MNIST's split for its seed; one
     # trained on data=handwriting on its MNIST split alone (the same images, without the reader
@@ -74,7 +47,7 @@ def run_split(model_path: str | Path, split: str) -> tuple[np.ndarray, np.ndarra
     if isinstance(cfg, HandwritingDataConfig):
         cfg = DataConfig(path=cfg.path, val_size=cfg.val_size, train_size=cfg.train_size,
                          test_size=cfg.test_size)
-    splits = datasets.load(cfg, seed=int(run_cfg.get("seed", DEFAULT_SEED)))
+    splits = datasets.load(cfg, seed=metadata.seed(run_cfg))
     return (splits.x_val, splits.y_val) if split == "validation" else (splits.x_test,
                                                                        splits.y_test)
 
@@ -146,12 +119,6 @@ def build_for(model_path: str | Path, split: str = "validation", size: int = SUI
     return build(*subset(*run_split(model_path, split), size), split=split)
 
 
-def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) -> (n, classes) probabilities, the input scaled as in training."""
-    inputs = images[..., None].astype(np.float32) / 255
-    return model.predict(inputs, batch_size=1000, verbose=0)
-
-
 def summarise(accuracy: dict[str, float]) -> dict[str, float]:
     kept = [accuracy[n] for n in NAMES if n not in corruptions.HELD_OUT]
     held = [accuracy[n] for n in NAMES if n in corruptions.HELD_OUT]
@@ -167,18 +134,16 @@ def photo_calibration(probabilities: dict[str, np.ndarray], suite: Suite,
     expected calibration error over the photos the reader read, the share flagged under
     `unsure_below` and accuracy on the rest. A photo the reader finds no digit in is flagged
     (digits-predict answers it with an error)."""
-    from digits.calibration import digit_calibration  # it builds on this module
-
     def figures(names) -> dict:
         readable = np.concatenate([suite.readable["photo", name] for name in names])
         labels = np.tile(suite.labels, len(names))
-        confidence, correct = digit_calibration.figures(
+        sure, correct = confidence.figures(
             np.concatenate([probabilities[name] for name in names]), labels)
-        confidence = np.where(readable, confidence, 0.0)  # below any cut: flagged
+        sure = np.where(readable, sure, 0.0)  # below any cut: flagged
         return {"images": int(len(labels)), "unreadable": int((~readable).sum()),
-                "expected_calibration_error": digit_calibration.expected_calibration_error(
-                    confidence[readable], correct[readable]),
-                **digit_calibration.flag_figures(confidence, correct & readable, unsure_below)}
+                "expected_calibration_error": confidence.expected_calibration_error(
+                    sure[readable], correct[readable]),
+                **confidence.flag_figures(sure, correct & readable, unsure_below)}
 
     return {"unsure_below": unsure_below, **figures(("clean",)),
             "every_photo": figures(("clean",) + NAMES)}
@@ -193,8 +158,8 @@ def evaluate(model: keras.Model, suite: Suite, unsure_below: float | None = None
     names = ("clean",) + NAMES
     for path in PATHS:
         accuracy, unreadable = {}, {}
-        # One call per path: Keras' predict has a fixed cost per call.
-        every = predict(model, np.concatenate([suite.seen[path, name] for name in names]))
+        every = inference.predict(model, np.concatenate([suite.seen[path, name]
+                                                         for name in names]))
         by_name = dict(zip(names, np.split(every, len(names))))
         for name, probabilities in by_name.items():
             right = (probabilities.argmax(axis=1) == suite.labels) & suite.readable[path, name]
@@ -256,7 +221,7 @@ def hand_accuracy(models: dict[str, keras.Model], per_digit: int,
         read = list(pool.map(lambda hand: hand_photos(hand, per_digit, seed), range(hands.HANDS)))
     results = {}
     for label, model in models.items():
-        per_hand = {hand: float(((predict(model, images).argmax(axis=1) == labels)
+        per_hand = {hand: float(((inference.predict(model, images).argmax(axis=1) == labels)
                                  & readable).mean())
                     for hand, (images, labels, readable) in enumerate(read)}
         unseen = [per_hand[h] for h in hands.UNSEEN_HANDS]
@@ -290,12 +255,10 @@ def output_folder(model_path: str | Path, split: str) -> Path:
 def run(model_path: str | Path, split: str = "validation", size: int | None = None,
         out_dir: Path | None = None) -> tuple[dict, Path]:
     """Measure the model at `model_path`; write JSON, figures and TensorBoard; (result, folder)."""
-    from digits.calibration import digit_calibration
-    from digits.evaluation import robustness_report  # they build on this module
-
     model = model_files.load(model_path)
     suite = build_for(model_path, split, size or SUITE_SIZE)
-    result = evaluate(model, suite, digit_calibration.unsure_below(model_path, None))
+    result = evaluate(model, suite,
+                      metadata.unsure_below(model_files.resolve(model_path).parent, None))
     result["model"] = str(model_files.resolve(model_path))
     out_dir = out_dir or output_folder(model_path, split)
     robustness_report.write_outputs(result, suite, out_dir)

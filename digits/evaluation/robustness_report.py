@@ -9,17 +9,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from digits.utils import atomic
+from digits.evaluation import plots
+from digits.evaluation.robustness_suite import EXAMPLES, NAMES, PATHS, Suite
 from digits.synth import corruptions
-from digits.evaluation.robustness import EXAMPLES, NAMES, PATHS, Suite
+from digits.utils import atomic
 
 
 def bar_chart(result: dict):
     """Accuracy per corruption, raw and photo side by side; held-out families hatched."""
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(13, 4.8))
+    figure, axis = plots.plt.subplots(figsize=(13, 4.8))
     positions = np.arange(len(NAMES))
     for offset, path in ((-0.2, "raw"), (0.2, "photo")):
         bars = axis.bar(positions + offset, [result[path]["accuracy"][n] for n in NAMES], 0.4,
@@ -43,8 +43,6 @@ def bar_chart(result: dict):
 
 def example_grids(suite: Suite) -> dict[str, object]:
     """One figure per path: a row of examples per corruption (photos beside what was read)."""
-    from digits.evaluation import plots
-
     count = min(EXAMPLES, len(suite.labels))
     names = ("clean",) + NAMES
     raw = [suite.seen["raw", name][i] / 255 for name in names for i in range(count)]
@@ -63,10 +61,6 @@ def example_grids(suite: Suite) -> dict[str, object]:
 
 def write_outputs(result: dict, suite: Suite, out_dir: Path) -> None:
     """robustness.json, accuracy.png, examples_*.png and TensorBoard scalars and images."""
-    import tensorflow as tf
-
-    from digits.evaluation import plots
-
     out_dir.mkdir(parents=True, exist_ok=True)
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
     with writer.as_default():

@@ -1,4 +1,4 @@
-"""model=crnn (issue 14): a whole-number reader over a height-normalised line of ink, with CTC.
+"""model=crnn: a whole-number reader over a height-normalised line of ink, with CTC.
 
 Classes are Keras' CTC convention (keras.losses.CTC, keras.ops.ctc_decode: mask_index=0): class 0
 is the blank, digit d is class d + 1; labels are padded with 0. The model outputs softmax
@@ -18,7 +18,7 @@ from keras import layers
 
 from digits.config.models import CrnnConfig  # the model group's schema: model=crnn
 from digits.models.classifiers import conv_bn_relu
-from digits.data.numbers.composed import pad_lines
+from digits.vision.number_lines import pad_lines
 
 BLANK = 0
 NUM_CLASSES = 11  # the blank and 10 digits
@@ -196,7 +196,7 @@ def save(model: keras.Model, path) -> None:
 
 def line_probabilities(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64):
     """Yields (indices into `lines`, their (n, T, 11) probabilities), batch by batch. Lines go in
-    by width, padded with numbers_data.pad_lines (to a multiple of PAD_MULTIPLE columns), and a
+    by width, padded with number_lines.pad_lines (to a multiple of PAD_MULTIPLE columns), and a
     batch holds lines of one padded width only: black padding changes a bidirectional model's
     output a little, so a line's reading must not depend on the lines read with it."""
     def padded_width(i: int) -> int:
@@ -213,7 +213,7 @@ def line_probabilities(model: keras.Model, lines: list[np.ndarray], batch_size: 
 
 
 def read_lines(model: keras.Model, lines: list[np.ndarray], batch_size: int = 64) -> list[Reading]:
-    """Readings of uint8 (height, W) lines (vision.to_line, number_photos.render), in input
+    """Readings of uint8 (height, W) lines (mnist_style.to_line, written.render), in input
     order."""
     return [decode(row[None])[0] for row in ordered_probabilities(model, lines, batch_size)]
 

@@ -1,5 +1,5 @@
-"""Whole numbers read by a sequence model (issue 14): the photo's line of ink, the model's reading,
-and the whole-number confidence under which a reading is flagged rather than trusted.
+"""Whole numbers read by a sequence model: the photo's line of ink, the model's reading, and
+the whole-number confidence under which a reading is flagged rather than trusted.
 
 digits-predict --number, digits-evaluate and the web server use this for a sequence model (one
 (T, 11) distribution per line: crnn.is_sequence_model); a single-digit model keeps reading
@@ -13,17 +13,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from digits.calibration import digit_calibration
-from digits.data.numbers import composed
-from digits.models import crnn
+from digits.models import crnn, model_files
+from digits.runs import metadata
 from digits.vision import mnist_style
+from digits.vision import number_lines
 
 # The whole-number confidence under which a reading is flagged when the model's metrics.json
 # holds no `unsure_below` calibrated on validation numbers.
 UNSURE_BELOW = 0.5
 # Every line is read in two views, squeezed and stretched in width as training lines are
-# (composed.squeeze), and the number likeliest over both is kept: on the 2 000 calibration
-# numbers 0.8575 exact against 0.839 for the line read once (docs/numbers.md, ninth session).
+# (number_lines.scale_width), and the number likeliest over both is kept: on the 2 000
+# calibration numbers 0.8575 exact against 0.839 for the line read once (docs/numbers.md).
 READ_WIDTHS = (0.85, 1.15)
 
 
@@ -31,7 +31,7 @@ def unsure_below(model_path: str | Path) -> float:
     """The flagging threshold of the model at `model_path`: `unsure_below` from the metrics.json
     beside it (its run folder, or the shipped model's folder; digits-calibrate writes it), else
     UNSURE_BELOW."""
-    return digit_calibration.unsure_below(model_path, UNSURE_BELOW)
+    return metadata.unsure_below(model_files.resolve(model_path).parent, UNSURE_BELOW)
 
 
 def line_of(image: np.ndarray) -> np.ndarray:
@@ -43,7 +43,8 @@ def line_of(image: np.ndarray) -> np.ndarray:
 def views(line: np.ndarray, widths: tuple[float, ...] = READ_WIDTHS) -> list[np.ndarray]:
     """The line at each of `widths` (1.0: as it is), padded with black to one width: one call
     reads them all."""
-    resized = [line if factor == 1 else composed.squeeze(line, factor) for factor in widths]
+    resized = [line if factor == 1 else number_lines.scale_width(line, factor)
+               for factor in widths]
     width = max(view.shape[1] for view in resized)
     return [np.pad(view, ((0, 0), (0, width - view.shape[1]))) for view in resized]
 

@@ -1,12 +1,12 @@
-"""Photos of whole numbers in one hand (issue 14): what `digits-handwriting --numbers` writes.
+"""Photos of whole numbers in one hand: what `digits-handwriting --numbers` writes.
 
 Every digit is drawn by hands.draw_digit exactly as a single-digit photo's digit is (the hand's
 face, slant, width, pen, ink, wobble, 1s and 7s), then written on one line after the one before,
 and the line is photographed the way hands.photograph photographs one digit (tinted paper,
-uneven light, the hand's ink, blur, noise, JPEG). Pairs are spaced and classed as
-numbers_data's synthetic numbers are (overlapping, touching, tight, wide, measured in MNIST
-pixels: a hand's digit is as tall on its canvas as an MNIST digit in 28 px), so the two sets can
-be compared by spacing.
+uneven light, the hand's ink, blur, noise, JPEG). Pairs are spaced and classed as the synthetic
+numbers composed from MNIST digits are (number_layout: overlapping, touching, tight, wide,
+measured in MNIST pixels: a hand's digit is as tall on its canvas as an MNIST digit in 28 px), so
+the two sets can be compared by spacing.
 
 A number's photo has its own generator, keyed on (seed, hand, index): the first N photos of a folder
 are the same whatever the count asked for. The label is in the file name:
@@ -22,14 +22,12 @@ import cv2
 import numpy as np
 
 from digits.synth import hands
-from digits.data.numbers import composed
-from digits.data.numbers.composed import (KEEP_SPACING, MAX_DIGITS, OVERLAP_COLUMNS, OVERLAP_DEPTH,
-                                 SINGLE, SPACING_WEIGHTS, SPACINGS, TIGHT_GAP, WIDE_GAP)
+from digits.synth import number_layout
+from digits.synth.number_layout import MAX_DIGITS, WIDE_GAP
 
-UNIT = hands.CANVAS / 28  # canvas px per MNIST px: spacing thresholds are numbers_data's, scaled
-INK = 0.5  # coverage at or above which a pixel is ink (composed.INK_LEVEL's grey 128)
+UNIT = hands.CANVAS / 28  # canvas px per MNIST px: number_layout's distances, scaled
+INK = 0.5  # coverage at or above which a pixel is ink (MNIST's grey 128)
 BASELINE_WOBBLE = 1.5  # MNIST px a digit may sit above or below the line
-MIN_ADVANCE = composed.MIN_ADVANCE  # MNIST px between neighbouring digits' centres
 _PAD = int(np.ceil(BASELINE_WOBBLE * UNIT))
 
 
@@ -47,45 +45,9 @@ def random_label(rng: np.random.Generator, lengths: tuple[int, int] = (1, MAX_DI
     return "".join(str(d) for d in rng.integers(0, 10, length))
 
 
-def pair_spacing(mask_a: np.ndarray, mask_b: np.ndarray) -> str:
-    """composed.pair_spacing at canvas scale: the class of two placed digits' ink."""
-    a_right = np.flatnonzero(mask_a.any(axis=0)).max()
-    b_left = np.flatnonzero(mask_b.any(axis=0)).min()
-    if a_right - b_left + 1 >= OVERLAP_COLUMNS * UNIT:
-        return "overlapping"
-    if (cv2.dilate(mask_a.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & mask_b).any():
-        return "touching"
-    return "tight" if b_left - a_right - 1 <= TIGHT_GAP * UNIT else "wide"
-
-
-def place_column(wanted: str, mask_a: np.ndarray, mask_b: np.ndarray,
-                 rng: np.random.Generator) -> int:
-    """The column of b (a full-height crop) that gives the wanted spacing to a (the line so far,
-    its last digit's ink), as composed.place_column does at MNIST scale."""
-    a_cols, b_cols = (np.flatnonzero(m.any(axis=0)) for m in (mask_a, mask_b))
-    start = a_cols.max() + 2 - b_cols.min()  # b's ink two columns right of a's: apart
-    near_a = cv2.dilate(mask_a.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    contact = composed.first_contact(near_a, mask_b, 0, start,
-                                         max(0, a_cols.min() - mask_b.shape[1]))
-    if wanted == "wide":
-        x = start + int(rng.uniform(WIDE_GAP[0] - 1, WIDE_GAP[1]) * UNIT)
-    elif contact is None:  # b passes a without meeting it: close, not touching
-        x = start - 1
-    elif wanted == "touching":
-        x = contact
-    elif wanted == "tight":
-        x = contact + 1 + int(rng.uniform(0, TIGHT_GAP) * UNIT)
-    else:  # overlapping: past first contact, sharing OVERLAP_COLUMNS (MNIST px) columns at least
-        x = min(contact - int(rng.uniform(1, OVERLAP_DEPTH + 1) * UNIT),
-                a_cols.max() - int(np.ceil(OVERLAP_COLUMNS * UNIT)) + 1 - b_cols.min())
-    a_centre = (a_cols.min() + a_cols.max()) / 2
-    b_centre = (b_cols.min() + b_cols.max()) / 2
-    return max(x, int(np.ceil(a_centre + MIN_ADVANCE * UNIT - b_centre)), 0)
-
-
 def draw_number(label: str, hand: hands.Hand, rng: np.random.Generator) -> HandNumber:
     """The number written in `hand` on one line: ink coverage, and each pair's spacing class."""
-    wanted = SPACINGS[int(rng.choice(len(SPACINGS), p=SPACING_WEIGHTS))]
+    wanted = number_layout.intended_spacing(rng)
     rows = hands.CANVAS + 2 * _PAD
     advance = hands.CANVAS + int(np.ceil(WIDE_GAP[1] * UNIT)) + 2  # at most, per digit
     line = np.zeros((rows, (len(label) + 1) * advance), np.float32)
@@ -101,36 +63,31 @@ def draw_number(label: str, hand: hands.Hand, rng: np.random.Generator) -> HandN
         if previous is None:
             column = hands.CANVAS // 2
         else:
-            spacing = wanted if rng.random() < KEEP_SPACING else SPACINGS[int(rng.integers(4))]
-            column = place_column(spacing, previous, crop >= INK, rng)
+            column = number_layout.place_column(number_layout.pair_intent(wanted, rng), previous,
+                                                crop >= INK, rng, unit=UNIT)
         placed = np.zeros(line.shape, bool)
         placed[:, column:column + crop.shape[1]] = crop >= INK
         region = line[:, column:column + crop.shape[1]]
         np.maximum(region, crop, out=region)
         if previous is not None:
-            gaps.append(pair_spacing(previous, placed))
+            gaps.append(number_layout.pair_spacing(previous, placed, UNIT))
         previous = placed
     ys, xs = np.nonzero(line > 0.05)
     coverage = line[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    spacing = min(gaps, key=SPACINGS.index) if gaps else SINGLE
-    return HandNumber(label, coverage.copy(), tuple(gaps), spacing)
+    return HandNumber(label, coverage.copy(), tuple(gaps), number_layout.number_spacing(gaps))
 
 
 def photograph_line(coverage: np.ndarray, ink: tuple[int, int, int],
                     rng: np.random.Generator) -> np.ndarray:
     """A line's ink coverage -> a BGR photo of it somewhere in a phone-sized frame, as large as
-    number_photos.photo_view's numbers."""
-    height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
-    fit = min(0.9 * width / coverage.shape[1], 0.85 * height / coverage.shape[0])
-    factor = fit * rng.uniform(0.55, 1.0)
+    composed numbers are written (hands.line_scale)."""
+    frame = hands.frame_size(rng)
+    factor = hands.line_scale(*coverage.shape, frame, rng)
     size = (max(1, round(coverage.shape[1] * factor)), max(1, round(coverage.shape[0] * factor)))
     small = cv2.resize(coverage, size, interpolation=cv2.INTER_AREA if factor < 1
                        else cv2.INTER_LINEAR)
-    frame = np.zeros((height, width), np.float32)
-    top = int(rng.integers(0, height - size[1] + 1))
-    left = int(rng.integers(0, width - size[0] + 1))
-    frame[top:top + size[1], left:left + size[0]] = small
-    return hands.camera(hands.on_paper(frame, ink, rng), rng)
+    return hands.shoot(hands.in_frame(small, frame, *hands.position(small.shape, frame, rng)),
+                       ink, rng)
 
 
 def number_photo(hand_index: int, seed: int, index: int,
@@ -143,6 +100,11 @@ def number_photo(hand_index: int, seed: int, index: int,
 
 def file_name(hand_index: int, seed: int, index: int, label: str) -> str:
     return f"hand{hand_index}_seed{seed}_{index:04d}_{label}.jpg"
+
+
+def holds_photos(out_dir: Path, hand_index: int, seed: int) -> bool:
+    """Whether OUT_DIR already holds photos of numbers in this hand drawn with this seed."""
+    return any(out_dir.glob(f"hand{hand_index}_seed{seed}_*.jpg"))
 
 
 def label_of(path) -> str:

@@ -3,8 +3,10 @@
 A hand is a fixed style: one of OpenCV's built-in Hershey faces (no font files needed), a slant,
 a width, a pen and an ink; hands 6-19 also vary the wobble, 1s and 7s and outlined strokes. Every
 photo of a hand varies the way one person's writing and photos do: the stroke wobbles (a smooth
-random warp), size, tilt, position, paper, light, blur and JPEG noise change. `on_paper` and
-`camera` also serve the robustness suite, which photographs MNIST digits the same way.
+random warp), size, tilt, position, paper, light, blur and JPEG noise change. The photo frame
+(frame_size, line_scale, position, in_frame) and its paper and camera (shoot: on_paper, camera)
+also serve every other photo digits draws: numbers in a hand, composed numbers written down,
+MNIST digits photographed for training and for the robustness suite.
 
 Hands 12-19 (UNSEEN_HANDS) are other people: never trained or tuned on, only measured.
 """
@@ -155,15 +157,43 @@ def draw_digit(digit: int, hand: Hand, rng: np.random.Generator) -> np.ndarray:
     return wobble(mask, rng, hand.wobble).astype(np.float32) / 255
 
 
+def frame_size(rng: np.random.Generator) -> tuple[int, int]:
+    """A phone photo's (height, width) in px, as small as the reader sees it."""
+    return int(rng.integers(300, 480)), int(rng.integers(360, 640))
+
+
+def line_scale(rows: float, cols: float, frame: tuple[int, int],
+               rng: np.random.Generator) -> float:
+    """Frame px per px of a line of writing rows x cols: the line fills 55 % to all of the room
+    the frame leaves it (90 % of its width, 85 % of its height)."""
+    height, width = frame
+    fit = min(0.9 * width / cols, 0.85 * height / rows)
+    return fit * rng.uniform(0.55, 1.0)
+
+
+def position(shape: tuple[int, ...], frame: tuple[int, int],
+             rng: np.random.Generator) -> tuple[int, int]:
+    """(top, left) of ink coverage of `shape` anywhere inside the frame."""
+    top = int(rng.integers(0, frame[0] - shape[0] + 1))
+    left = int(rng.integers(0, frame[1] - shape[1] + 1))
+    return top, left
+
+
+def in_frame(coverage: np.ndarray, frame: tuple[int, int], top: int, left: int) -> np.ndarray:
+    """The frame's ink coverage, `coverage` placed with its top left at (top, left); rows above
+    or below the frame are cut off."""
+    out = np.zeros(frame, np.float32)
+    shown = coverage[max(0, -top):frame[0] - top]
+    out[max(0, top):max(0, top) + len(shown), left:left + coverage.shape[1]] = shown
+    return out
+
+
 def place(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A square of ink coverage -> a whole photo frame's coverage, the digit somewhere in it."""
-    height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
-    side = int(min(height, width) * rng.uniform(0.55, 0.85))
-    coverage = np.zeros((height, width), np.float32)
-    top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
-    coverage[top:top + side, left:left + side] = cv2.resize(ink, (side, side),
-                                                            interpolation=cv2.INTER_AREA)
-    return coverage
+    frame = frame_size(rng)
+    side = int(min(frame) * rng.uniform(0.55, 0.85))
+    square = cv2.resize(ink, (side, side), interpolation=cv2.INTER_AREA)
+    return in_frame(square, frame, *position(square.shape, frame, rng))
 
 
 def on_paper(coverage: np.ndarray, ink: tuple[int, int, int],
@@ -189,9 +219,15 @@ def camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                         cv2.IMREAD_COLOR)
 
 
+def shoot(coverage: np.ndarray, ink: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """A frame's ink coverage -> the uint8 BGR photo: the ink on paper (on_paper), through the
+    camera (camera)."""
+    return camera(on_paper(coverage, ink, rng), rng)
+
+
 def photograph(ink: np.ndarray, hand: Hand, rng: np.random.Generator) -> np.ndarray:
     """Ink coverage -> a BGR photo: tinted paper, uneven light, the ink, blur, noise."""
-    return camera(on_paper(place(ink, rng), hand.ink, rng), rng)
+    return shoot(place(ink, rng), hand.ink, rng)
 
 
 def photo(digit: int, hand: Hand, rng: np.random.Generator) -> np.ndarray:

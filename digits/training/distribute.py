@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from digits.config.schemas import ConfigError
+from digits.utils import keras_compat
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -35,9 +36,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         if not cluster.get("worker"):
             raise ConfigError("TF_CONFIG's cluster lists no 'worker' addresses")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        from digits.utils import keras_compat  # its Keras patch, only for runs that need it
-
-        keras_compat.fix_multi_worker_fit()
+        keras_compat.fix_multi_worker_fit()  # its Keras patch, only for runs that need it
         return strategy
     raise ConfigError(f"trainer.strategy={name!r} is invalid: allowed {', '.join(STRATEGIES)}")
 

@@ -24,7 +24,7 @@ if cpus > 1:
         tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * cpus)
 from hydra import compose, initialize_config_module
 from digits.config import schemas
-from digits.train import run_training
+from digits.training.train_digits import run_training
 schemas.register_configs()
 with initialize_config_module("digits.conf", version_base="1.3"):
     cfg = schemas.to_objects(compose("train", overrides=json.loads(sys.argv[3])))

@@ -33,6 +33,7 @@ from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.models import crnn
+from digits.synth import number_layout
 from digits.training import trainer
 from digits.vision import mnist_style
 
@@ -57,7 +58,7 @@ def training_stream(x: np.ndarray, y: np.ndarray, cfg: schemas.NumbersDataConfig
                 yield epoch_batch(x, y, cfg, batch_size, seed, epoch, step, pool)[:2]
 
     signature = (tf.TensorSpec((None, written.LINE_HEIGHT, None, 1), tf.float32),
-                 tf.TensorSpec((None, composed.MAX_DIGITS), tf.int32))
+                 tf.TensorSpec((None, number_layout.MAX_DIGITS), tf.int32))
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
 
 
@@ -178,9 +179,10 @@ def validation_set(splits: datasets.Splits, cfg: schemas.NumbersDataConfig):
     return lines, labels
 
 
-def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
+def run_training(cfg: schemas.TrainConfig, run_dir: Path,
+                 logger_callbacks: list | None = None) -> dict:
     """Train a whole-number reader as `cfg` says; write every artefact to `run_dir`; return the
-    metrics (those of metrics.json)."""
+    metrics (those of metrics.json). `logger_callbacks`: the logger group's (None: TensorBoard)."""
     keras_compat.check_keras_version()
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.training_seed)
@@ -201,18 +203,14 @@ def run_training(cfg: schemas.TrainConfig, run_dir: Path) -> dict:
         history, train_seconds = trainer.fit(
             trainable, stream, None, cfg.trainer, run_dir, resume, cfg.training_seed,
             measure=(NumberMetrics(reader, val_lines, val_labels),),
-            steps_per_epoch=cfg.data.steps_per_epoch)
+            steps_per_epoch=cfg.data.steps_per_epoch, loggers=logger_callbacks,
+            debug=cfg.debug)
 
     reader = trainer.with_dtype_policy(reader, "float32")  # what is measured is what is saved
-    weights, epoch = trainer.kept_weights(cfg.trainer, history)
-    kept = {"weights": weights, "weights_epoch": epoch,
-            # measured again: averaged (EMA) weights were never validated during training
-            "val_exact_accuracy": measure(reader, val_lines, val_labels)["exact_accuracy"]}
-    if weights == "best_epoch":
-        kept["best_epoch"] = epoch
     metrics = {
         **test_metrics(reader, splits, cfg.data),
-        **kept,
+        **trainer.kept_weights_metrics(cfg.trainer, history, {
+            "val_exact_accuracy": measure(reader, val_lines, val_labels)["exact_accuracy"]}),
         "best_val_exact_accuracy": float(max(history["val_exact_accuracy"])),
         "epochs": len(history["loss"]),
         "train_seconds": round(train_seconds, 2),

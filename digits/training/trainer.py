@@ -22,8 +22,11 @@ from digits.runs import backup
 from digits.runs import hparams
 from digits.utils import keras_compat
 from digits.models import model_files
-from digits.data import pipeline
+from digits.data import training_batches
+from digits.config.run_options import DebugConfig
 from digits.config.schemas import Optimizer, Schedule, TrainerConfig
+from digits.training import debug_modes
+from digits.training import loggers as loggers_module
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ class SeedEachEpoch(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         generators = keras_compat.model_seed_generators(self.model)
-        pipeline.reseed(generators, self.seed, epoch, 0, first_stream=MODEL_STREAMS)
+        training_batches.reseed(generators, self.seed, epoch, 0, first_stream=MODEL_STREAMS)
 
 
 def learning_rate(cfg: TrainerConfig, steps_per_epoch: int | None):
@@ -191,10 +194,12 @@ def monitor_mode(monitor: str) -> str:
 
 def make_callbacks(cfg: TrainerConfig, run_dir: Path, resume: backup.State | None = None,
                    seed: int | None = None,
-                   measure: tuple[keras.callbacks.Callback, ...] = ()) -> list:
+                   measure: tuple[keras.callbacks.Callback, ...] = (),
+                   loggers: list[keras.callbacks.Callback] | None = None) -> list:
     """`resume`: the backed-up state a killed run goes on from; `seed`: key the model's random
     draws on (seed, epoch); `measure`: callbacks that add validation values to an epoch's logs
-    (they run first, so every other callback sees them)."""
+    (they run first, so every other callback sees them); `loggers`: the logger group's callbacks
+    (digits.training.loggers; None: TensorBoard alone)."""
     mode = monitor_mode(cfg.early_stopping.monitor)
     checkpoint = AtomicCheckpoint(run_dir / CHECKPOINT, monitor=cfg.early_stopping.monitor,
                                   mode=mode, save_best_only=True)
@@ -202,9 +207,7 @@ def make_callbacks(cfg: TrainerConfig, run_dir: Path, resume: backup.State | Non
         *measure,
         keras.callbacks.TerminateOnNaN(),
         HistoryFile(run_dir / HISTORY_FILE, resume.epoch if resume else 0),
-        # Append-only: after a resume an epoch's step may appear twice, never go missing.
-        keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), update_freq="epoch",
-                                    write_graph=False),
+        *([loggers_module.tensorboard(run_dir)] if loggers is None else loggers),
         checkpoint,
     ]
     if seed is not None:
@@ -240,13 +243,17 @@ def read_history(path: Path) -> dict[str, list[float]]:
 def fit(model: keras.Model, train, val, cfg: TrainerConfig,
         run_dir: Path, resume: backup.State | None = None, seed: int | None = None,
         measure: tuple[keras.callbacks.Callback, ...] = (),
-        steps_per_epoch: int | None = None) -> tuple[dict[str, list[float]], float]:
+        steps_per_epoch: int | None = None,
+        loggers: list[keras.callbacks.Callback] | None = None,
+        debug: DebugConfig | None = None) -> tuple[dict[str, list[float]], float]:
     """Train for cfg.epochs epochs; with `resume` (digits.runs.backup.last_good_state), go on from that
     backed-up state as if the run had never stopped (`train` then starts at the resumed epoch:
-    pipeline.training_dataset's first_epoch); with `seed`, the model's own random draws are keyed
+    training_batches.training_dataset's first_epoch); with `seed`, the model's own random draws are keyed
     on (seed, epoch) too. `train` is a tf.data.Dataset; `val` may be None when
     `measure` callbacks log the validation values (make_callbacks); with `steps_per_epoch`,
-    `train` is one endless stream that every epoch goes on reading.
+    `train` is one endless stream that every epoch goes on reading. `loggers`: make_callbacks';
+    `debug`: the debug group's mode (digits.training.debug_modes), which may change the batches
+    trained on and stop an overfitting run early.
 
     Returns the history of every epoch (from history.csv, so resumed runs are whole) and the
     wall time of this call's fitting in seconds. Raises TrainingDiverged on a NaN loss.
@@ -257,11 +264,13 @@ def fit(model: keras.Model, train, val, cfg: TrainerConfig,
         log.info("resuming: %d of %d epochs were finished before", done, cfg.epochs)
     # Early stopping had ended the run: nothing to train, only the end of fit to run again.
     epochs = done if resume and resume.stopped else cfg.epochs
+    train, steps_per_epoch = debug_modes.training_data(debug, train, steps_per_epoch)
     start = time.perf_counter()
     with ctrl_c_cannot_be_lost() as interrupt:
         model.fit(train, validation_data=val, epochs=epochs, initial_epoch=done,
                   steps_per_epoch=steps_per_epoch, shuffle=False, verbose=cfg.verbose,
-                  callbacks=[*make_callbacks(cfg, run_dir, resume, seed, measure), interrupt])
+                  callbacks=[*make_callbacks(cfg, run_dir, resume, seed, measure, loggers),
+                             *debug_modes.callbacks(debug), interrupt])
     seconds = time.perf_counter() - start
     history = read_history(run_dir / HISTORY_FILE)
     losses = history.get("loss", [])
@@ -271,6 +280,7 @@ def fit(model: keras.Model, train, val, cfg: TrainerConfig,
                 else "no epoch finished before it, so there is no good model to keep")
         raise TrainingDiverged(f"the loss became {losses[-1]} in epoch {len(losses) - 1}, "
                                f"so training stopped; {kept}. Try a lower trainer.learning_rate")
+    debug_modes.check_fitted(debug, losses, cfg.learning_rate)
     return history, seconds
 
 
@@ -327,6 +337,18 @@ def kept_weights(cfg: TrainerConfig, history: dict[str, list[float]]) -> tuple[s
     if cfg.early_stopping.enabled and cfg.early_stopping.restore_best_weights:
         return "best_epoch", best_epoch(history, cfg.early_stopping.monitor)
     return "last_epoch", last
+
+
+def kept_weights_metrics(cfg: TrainerConfig, history: dict[str, list[float]],
+                         validation: dict[str, float]) -> dict:
+    """What model.keras holds, for metrics.json: which weights (kept_weights), from which epoch,
+    and `validation`: their validation metrics, measured again on the kept weights (averaged
+    weights were never validated in training)."""
+    weights, epoch = kept_weights(cfg, history)
+    kept = {"weights": weights, "weights_epoch": epoch, **validation}
+    if weights == "best_epoch":
+        kept["best_epoch"] = epoch
+    return kept
 
 
 def finish_run(run_dir: Path, cfg, metrics: dict) -> None:

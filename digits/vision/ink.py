@@ -2,7 +2,7 @@
 
 Reduce, greyscale, turn back bands of inverted grey levels, flatten uneven light, threshold with
 automatic polarity (paper or chalkboard), drop specks, ruled lines, bands across the photo and
-frame edges. vision.py makes digits and lines of the mask.
+frame edges. mnist_style makes digits and lines of the mask.
 """
 
 from __future__ import annotations
@@ -56,11 +56,10 @@ def percentiles(grey: np.ndarray, fractions) -> list[int]:
 
 def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
     """uint8 grey -> binary mask (255 = ink), whatever the paper's colour and lighting.
-    version 2: one narrow paper estimate, no inverted bands turned back, every long bar taken
-    for a ruled line (vision.to_line's ink up to LINE_VERSION 2). version 4: version 3, and a
-    photo whose darkest (or lightest) 1 % is paper is still searched for ink in its darkest 0.1 %
-    (vision.to_line's ink since the ninth session; photos version 3 finds ink in are unchanged)."""
-    grey = cv2.GaussianBlur(grey if version == 2 else restore_inverted_bands(grey), (5, 5), 0)
+    version 3: what to_mnist reads (mnist_style.PREPROCESSING_VERSION). version 4: version 3, and
+    a photo whose darkest (or lightest) 1 % is paper is still searched for ink in its darkest
+    0.1 % (what to_line reads; photos version 3 finds ink in are unchanged)."""
+    grey = cv2.GaussianBlur(restore_inverted_bands(grey), (5, 5), 0)
     finest_low, low, median, high, finest_high = percentiles(grey, (0.001, 0.01, 0.5, 0.99, 0.999))
     if version >= 4 and max(median - low, high - median) < MIN_CONTRAST:
         # a short or thin line of writing (a number in outline, a fine pen) on a large page can
@@ -75,8 +74,6 @@ def ink_mask(grey: np.ndarray, version: int = 3) -> np.ndarray:
     # of the photo wide keeps them whole but takes patches of a cloudy shade for ink. Ink is
     # what the narrow one finds, and what the wide one finds near it.
     narrow = threshold_ink(grey, NARROW_CLOSE, 5)
-    if version == 2:
-        return remove_clutter(narrow, keep_bars=False)
     wide = threshold_ink(grey, WIDE_CLOSE, 3)
     reach = max(3, int(round(WIDE_REACH * stroke_width(narrow))))
     extra = cv2.bitwise_and(wide, cv2.bitwise_not(narrow))
@@ -221,13 +218,13 @@ def ruled_only(lines: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(ruled[labels], lines, 0).astype(np.uint8)
 
 
-def remove_clutter(mask: np.ndarray, keep_bars: bool = True) -> np.ndarray:
+def remove_clutter(mask: np.ndarray) -> np.ndarray:
     """Drop bands across the photo, ruled lines, frame edges and specks; keep what could be
-    digits. keep_bars=False: every long run of ink is a ruled line, a 7's or a 2's bar too."""
+    digits."""
     mask = strip_bands(mask)
     height, width = mask.shape
     lines = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, width // 2), np.uint8))
-    mask = cv2.subtract(mask, ruled_only(lines, mask) if keep_bars else lines)
+    mask = cv2.subtract(mask, ruled_only(lines, mask))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         raise NoDigitError("no ink found after removing lines and specks")

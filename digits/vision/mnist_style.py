@@ -26,11 +26,10 @@ PREPROCESSING_VERSION = 3  # 2: bands through the photo cleared, blots away from
 # The same for to_line (whole numbers), which single-digit models never see: 1: the ink as to_mnist
 # finds it; 2: a line written uphill or downhill levelled; 3: the ink of PREPROCESSING_VERSION 3
 # (ink.ink_mask(grey, version=3): inverted bands, filled and blurred strokes, long bars); 4: writing
-# drawn in outline filled solid (fill_outlines). Since the ninth session to_line reads ink.ink_mask
-# version 4, which no longer takes a photo whose writing covers under 1 % of it for blank paper;
-# every photo version 3 found ink in gives the same line, so a model trained on version-4 lines
-# sees what it learnt from, and only the numbers drawn for training changed
-# (number_pool.POOL_VERSION).
+# drawn in outline filled solid (fill_outlines). to_line reads ink.ink_mask version 4, which no
+# longer takes a photo whose writing covers under 1 % of it for blank paper; every photo version 3
+# found ink in gives the same line, so LINE_VERSION stays 4 (a model trained on its lines sees
+# what it learnt from) and only the numbers drawn for training changed (number_pool.POOL_VERSION).
 LINE_VERSION = 4
 DIGIT_BOX = 20  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 MNIST_SIZE = 28
@@ -235,10 +234,14 @@ def fill_outlines(mask: np.ndarray) -> np.ndarray:
 def to_line(image: np.ndarray, height: int = 32) -> np.ndarray:
     """A decoded photo of a line of handwriting (a number) -> uint8 (height, W), light ink on
     black, for a sequence reader: the ink as ink_mask finds it, levelled (level), outlined
-    writing filled solid (fill_outlines), cropped, strokes thickened as to_mnist does, scaled to
-    fill the height but a small margin (the aspect ratio kept), with a quarter of the height of
-    black at each end. Raises NoDigitError."""
-    mask = fill_outlines(level(ink_mask(to_grey(image), version=4)))
+    writing filled solid (fill_outlines), then made a line (line_of_mask). Raises NoDigitError."""
+    return line_of_mask(fill_outlines(level(ink_mask(to_grey(image), version=4))), height)
+
+
+def line_of_mask(mask: np.ndarray, height: int = 32) -> np.ndarray:
+    """A binary mask of a line's ink -> uint8 (height, W), light ink on black: cropped, strokes
+    thickened as to_mnist does, scaled to fill the height but a small margin (the aspect ratio
+    kept), with a quarter of the height of black at each end."""
     line = crop_to_ink(mask)
     pad = max(1, line.shape[0] // 10)  # room for thickening without touching the crop's edge
     line = crop_to_ink(thicken(cv2.copyMakeBorder(line, pad, pad, pad, pad, cv2.BORDER_CONSTANT,

@@ -11,7 +11,7 @@ const READ_DELAY_MS = 300;  // a reading once the pen pauses, not at every point
 const strokes = [];  // each stroke: a list of [x, y] in canvas pixels
 let current = null;  // the stroke being drawn
 let pen = null;  // the pointer drawing it (a second finger meanwhile is ignored)
-let source = "drawing";  // what the reading shows: "drawing" or "photo"
+let source = "drawing";  // what the reading shows, sent as the API's source: "drawing" or "photo"
 let photo = null;  // the last photo chosen (a File)
 let timer = null;
 let request = null;  // the AbortController of the request in flight
@@ -158,7 +158,7 @@ async function send(blob, name) {
   form.append("file", blob, name);
   setStatus("Reading…");
   try {
-    const response = await fetch(`api/predict?mode=${mode()}&image=true`,
+    const response = await fetch(`api/predict?mode=${mode()}&source=${source}&image=true`,
                                  {method: "POST", body: form, signal: request.signal});
     const body = await response.json().catch(() => null);
     if (mine !== sequence) return;
@@ -212,13 +212,23 @@ function showReading(body) {
   $("answer").textContent = answer;
   $("confidence").textContent = `${percent(body.confidence)} sure`;
   $("low-confidence").hidden = !body.low_confidence;
-  $("seen").src = `data:image/png;base64,${body.image}`;
+  showSeen(body);
   $("digit-details").hidden = number;
   $("number-details").hidden = !number;
   if (number) showDigits(body.digits); else showProbabilities(body);
   $("result").hidden = false;
   setStatus(`The model reads ${answer}, ${percent(body.confidence)} sure` +
             (body.low_confidence ? " (low confidence)." : "."));
+}
+
+function showSeen(body) {
+  // a number reader reads the whole line; a digit reader, one 28x28 image per digit
+  const line = body.reader === "sequence";
+  $("seen").src = `data:image/png;base64,${body.image}`;
+  $("seen").alt = line ? "The line the number reader saw"
+                       : "The 28 by 28 pixel image the model saw";
+  $("seen-caption").textContent = line ? "What the number reader saw (its line, 32 pixels high)"
+                                       : "What the model saw (28\u00a0×\u00a028 pixels per digit)";
 }
 
 function listItem(text, className) {
@@ -262,10 +272,13 @@ function showDigits(digits) {
     const detail = document.createElement("span");
     detail.className = "small";
     detail.textContent = `${percent(d.confidence)} sure`;
-    const next = document.createElement("span");
-    next.className = "small";
-    next.textContent = `next: ${d.top3[1].digit} (${percent(d.top3[1].confidence)})`;
-    item.append(big, detail, next);
+    item.append(big, detail);
+    if (d.top3) {  // a digit cut out and read alone has a runner-up; a number reader's has none
+      const next = document.createElement("span");
+      next.className = "small";
+      next.textContent = `next: ${d.top3[1].digit} (${percent(d.top3[1].confidence)})`;
+      item.append(next);
+    }
     return item;
   }));
 }

@@ -1,20 +1,16 @@
-"""data=numbers (issue 14): synthetic handwritten numbers composed from MNIST digits.
+"""data=numbers: synthetic handwritten numbers composed from MNIST digits.
 
-A number is 1 to 8 digit images of ONE split (training numbers from the training split only,
-validation from validation, test from test), written on a line at MNIST scale: each digit scaled,
-slanted and set on a wobbling baseline, then placed after the previous one. Each neighbouring pair
-is classed by its ink (pixels >= INK_LEVEL) as it ended up, the most severe first:
-- overlapping: the two digits share at least OVERLAP_COLUMNS columns;
-- touching: their ink is 8-connected (the component reader sees one blob);
-- tight: apart, at most TIGHT_GAP clear columns between them;
-- wide: further apart.
-A number's spacing is its most severe pair's ("single" for one digit). Now and then a 7 gets a
-European bar (drawn, sometimes clear of the stem), or a 5's flag or a 4's top is cut loose with
-the eraser; `detached` says whether a piece really came apart. The line is then written down and
-read back as the reader sees it (number_photos: clean or photographed, then mnist_style.to_line).
+A number is 1 to MAX_DIGITS digit images of ONE split (training numbers from the training split
+only, validation from validation, test from test), written on a line at MNIST scale: each digit
+scaled, slanted and set on a wobbling baseline, then placed after the previous one and its pair
+classed by its ink (pixels >= INK_LEVEL) as it ended up (number_layout: overlapping, touching,
+tight, wide). Now and then a 7 gets a European bar (drawn, sometimes clear of the stem), or a 5's
+flag or a 4's top is cut loose with the eraser; `detached` says whether a piece really came
+apart. The line is then written down and read back as the reader sees it (written: clean or
+photographed, then mnist_style.to_line).
 
 Every number has its own generators keyed on (seed, epoch, index): a resumed run draws the same
-numbers, another epoch different ones. number_sets holds the fixed test and validation sets.
+numbers, another epoch different ones. fixed_sets holds the fixed test and validation sets.
 """
 
 from __future__ import annotations
@@ -26,22 +22,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digits.synth import hands
-from digits.data.numbers import written
 from digits.data import reader_views
+from digits.data.numbers import written
+from digits.synth import hand_numbers
+from digits.synth import hands
+from digits.synth import number_layout
+# MAX_DIGITS, SINGLE and SPACINGS: the lengths and spacing classes of a Number
+from digits.synth.number_layout import MAX_DIGITS, SINGLE, SPACINGS, WIDE_GAP  # noqa: F401
 from digits.vision import mnist_style
+from digits.vision.number_lines import pad_lines, scale_width
 
-MAX_DIGITS = 8
-SPACINGS = ("overlapping", "touching", "tight", "wide")  # most severe first
-SINGLE = "single"  # the spacing of a one-digit number
-SPACING_WEIGHTS = (0.15, 0.3, 0.3, 0.25)  # a number's intended spacing; a pair keeps it
-KEEP_SPACING = 0.9  # of the time, else draws its own
 INK_LEVEL = 128  # uint8 grey at or above which a pixel is ink, for spacing and contact
-OVERLAP_COLUMNS = 3
-TIGHT_GAP = 3  # MNIST px of clear columns (a digit is about 20 px tall)
-WIDE_GAP = (4, 12)
-OVERLAP_DEPTH = 4  # px an overlapping digit moves left past first contact, at most
-MIN_ADVANCE = 8  # px between neighbouring digits' centres: reading order, and CTC time steps
 DIGIT_SCALE = (0.85, 1.15)
 NUMBER_SLANT, DIGIT_SLANT = 0.3, 0.1  # horizontal shear per unit height, either way
 BASELINE_WOBBLE = 2.5  # px: the largest rise or fall of a digit's baseline
@@ -117,54 +108,12 @@ def shaped_digit(image: np.ndarray, slant: float, rng: np.random.Generator) -> n
     return warped[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
 
 
-def first_contact(near_a: np.ndarray, mask_b: np.ndarray, top: int, start: int, stop: int):
-    """Moving b left from column `start`, the first column where its ink meets near_a (a's ink
-    grown by one pixel, so meeting means 8-connected); None if it never does before `stop`."""
-    rows, cols = mask_b.shape
-    for x in range(start, stop - 1, -1):
-        if (near_a[top:top + rows, x:x + cols] & mask_b).any():
-            return x
-    return None
-
-
-def pair_spacing(mask_a: np.ndarray, mask_b: np.ndarray) -> str:
-    """The spacing class of two placed digits' ink (bool masks of the line), a left of b."""
-    a_right = np.flatnonzero(mask_a.any(axis=0)).max()
-    b_left = np.flatnonzero(mask_b.any(axis=0)).min()
-    if a_right - b_left + 1 >= OVERLAP_COLUMNS:
-        return "overlapping"
-    if (cv2.dilate(mask_a.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & mask_b).any():
-        return "touching"
-    return "tight" if b_left - a_right - 1 <= TIGHT_GAP else "wide"
-
-
-def place_column(wanted: str, near_a, a_cols, mask_b, top, rng) -> int:
-    """The column of b's crop that gives the wanted spacing to a (a_cols: a's ink columns)."""
-    b_cols = np.flatnonzero(mask_b.any(axis=0))
-    start = a_cols.max() + 2 - b_cols.min()  # b's ink two columns right of a's: apart
-    contact = first_contact(near_a, mask_b, top, start, max(0, a_cols.min() - mask_b.shape[1]))
-    if wanted == "wide":
-        x = start + int(rng.integers(WIDE_GAP[0] - 1, WIDE_GAP[1]))
-    elif contact is None:  # b's ink passes a's without meeting it (rare): close, not touching
-        x = start - 1
-    elif wanted == "touching":
-        x = contact
-    elif wanted == "tight":
-        x = contact + 1 + int(rng.integers(0, TIGHT_GAP))
-    else:  # overlapping: past first contact, sharing OVERLAP_COLUMNS columns at least
-        x = min(contact - int(rng.integers(1, OVERLAP_DEPTH + 1)),
-                a_cols.max() - OVERLAP_COLUMNS + 1 - b_cols.min())
-    a_centre = (a_cols.min() + a_cols.max()) / 2
-    b_centre = (b_cols.min() + b_cols.max()) / 2
-    return max(x, int(np.ceil(a_centre + MIN_ADVANCE - b_centre)))
-
-
 def compose(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
             length: int | None = None) -> Number:
     """A number of `length` digits (random 1..MAX_DIGITS if None) from x[i], y[i] of one split."""
     length = int(rng.integers(1, MAX_DIGITS + 1)) if length is None else length
     sources = rng.integers(0, len(x), length)
-    wanted = SPACINGS[int(rng.choice(len(SPACINGS), p=SPACING_WEIGHTS))]
+    wanted = number_layout.intended_spacing(rng)
     slant = rng.uniform(-NUMBER_SLANT, NUMBER_SLANT)
     amplitude, period = rng.uniform(0, BASELINE_WOBBLE), rng.uniform(3, 8)
     phase = rng.uniform(0, 2 * np.pi)
@@ -181,10 +130,8 @@ def compose(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
         top = int(round(baseline + rng.uniform(-0.5, 0.5))) - crop.shape[0]
         mask_b = crop >= INK_LEVEL
         if masks:
-            near_a = cv2.dilate(masks[-1].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-            spacing = wanted if rng.random() < KEEP_SPACING else SPACINGS[int(rng.integers(4))]
-            column = place_column(spacing, near_a, np.flatnonzero(masks[-1].any(axis=0)),
-                                  mask_b, top, rng)
+            column = number_layout.place_column(number_layout.pair_intent(wanted, rng),
+                                                masks[-1], mask_b, rng, top)
         else:
             column = _DIGIT_CANVAS
         region = (slice(top, top + crop.shape[0]), slice(column, column + crop.shape[1]))
@@ -192,17 +139,16 @@ def compose(x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
         mask = np.zeros(line.shape, bool)
         mask[region] = mask_b
         if masks:
-            gaps.append(pair_spacing(masks[-1], mask))
+            gaps.append(number_layout.pair_spacing(masks[-1], mask))
         masks.append(mask)
         detached.append(bool(broken))
     rows, cols = np.flatnonzero(line.any(axis=1)), np.flatnonzero(line.any(axis=0))
     keep = (slice(max(0, rows.min() - 4), rows.max() + 5),
             slice(max(0, cols.min() - 4), cols.max() + 5))
     masks = [mask[keep] for mask in masks]
-    spacing = min(gaps, key=SPACINGS.index) if gaps else SINGLE
     return Number(label="".join(str(int(y[s])) for s in sources), line=line[keep].copy(),
-                  sources=sources, gaps=tuple(gaps), spacing=spacing, detached=tuple(detached),
-                  masks=masks)
+                  sources=sources, gaps=tuple(gaps), spacing=number_layout.number_spacing(gaps),
+                  detached=tuple(detached), masks=masks)
 
 
 def example(x, y, seed: int, epoch: int, index: int, photo_fraction: float = PHOTO_FRACTION,
@@ -213,15 +159,13 @@ def example(x, y, seed: int, epoch: int, index: int, photo_fraction: float = PHO
     rng = np.random.default_rng([seed, epoch, index, 0])
     number = compose(x, y, rng, int(rng.integers(lengths[0], lengths[1] + 1)))
     look = np.random.default_rng([seed, epoch, index, 1])
-    return written.render(number, look, photo=bool(look.random() < photo_fraction),
-                                outline=outline_fraction, cut=cut_fraction), number
+    return written.render(number.line, look, photo=bool(look.random() < photo_fraction),
+                          outline=outline_fraction, cut=cut_fraction), number
 
 
 def hand_example(seed: int, epoch: int, index: int, lengths: tuple[int, int] = (1, MAX_DIGITS)):
     """Number `index` of `epoch` written in a training hand (digits-handwriting's Hershey hands,
     never hands.UNSEEN_HANDS) and photographed, as the reader sees it: (line, HandNumber)."""
-    from digits.synth import hand_numbers  # it builds on this module
-
     pick = np.random.default_rng([seed, epoch, index, 4])
     hand = int(pick.choice(hands.training_hands()))
     hands.check_training_draw(hand, seed)
@@ -230,13 +174,6 @@ def hand_example(seed: int, epoch: int, index: int, lengths: tuple[int, int] = (
         return mnist_style.to_line(photo, written.LINE_HEIGHT), number
     except mnist_style.NoDigitError:
         return None, number
-
-
-def squeeze(line: np.ndarray, factor: float) -> np.ndarray:
-    """The line `factor` times as wide (narrow or wide handwriting), its height kept."""
-    width = max(1, round(line.shape[1] * factor))
-    return cv2.resize(line, (width, line.shape[0]), interpolation=cv2.INTER_AREA
-                      if factor < 1 else cv2.INTER_LINEAR)
 
 
 def training_example(x, y, seed: int, epoch: int, index: int,
@@ -257,18 +194,7 @@ def training_example(x, y, seed: int, epoch: int, index: int,
         line, number = example(x, y, seed, epoch, index, photo_fraction, lengths,
                                outline_fraction, cut_fraction)
     factor = pick.uniform(*width_scale)
-    return (line if factor == 1.0 else squeeze(line, factor)), number
-
-
-def pad_lines(lines: list[np.ndarray], min_width: int = 0, multiple: int = 32) -> np.ndarray:
-    """Lines of different widths -> float32 (n, height, W, 1) in [0, 1], black on the right;
-    W rounded up to a multiple (fewer input shapes: fewer traced graphs when training)."""
-    width = max(min_width, max(line.shape[1] for line in lines))
-    width = -(-width // multiple) * multiple
-    out = np.zeros((len(lines), lines[0].shape[0], width, 1), np.float32)
-    for row, line in enumerate(lines):
-        out[row, :, :line.shape[1], 0] = line / np.float32(255)
-    return out
+    return (line if factor == 1.0 else scale_width(line, factor)), number
 
 
 def encode(labels: list[str], max_length: int = MAX_DIGITS) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The fixed evaluation numbers (issue 14), composed by numbers_data and seen by number_photos.
+"""The fixed evaluation numbers, composed by composed.compose and seen through written.view.
 
 The fixed test set is fixed_set(x_test, y_test): TEST_COUNT (5 000) numbers from MNIST's test
 split with TEST_SEED; the fixed validation numbers are fixed_set(x_val, y_val, count,
@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from digits.data.numbers import written
-from digits.data.numbers.composed import MAX_DIGITS, PHOTO_FRACTION, compose
+from digits.data.numbers.composed import PHOTO_FRACTION, compose
+from digits.synth.number_layout import MAX_DIGITS
 
 TEST_SEED, VALIDATION_SEED = 14_000, 14_001
 TEST_COUNT = 5_000
@@ -38,8 +39,8 @@ def fixed_item(x, y, index: int, length: int, seed: int = TEST_SEED,
     written.view; `cut`: the share of photos run off the frame's top or bottom edge)."""
     number = compose(x, y, np.random.default_rng([seed, 0, index, 0]), int(length))
     look = np.random.default_rng([seed, 0, index, 1])
-    image, line = written.view(number, look, photo=bool(look.random() < photo_fraction),
-                                     cut=cut)
+    image, line = written.view(number.line, look, photo=bool(look.random() < photo_fraction),
+                               cut=cut)
     return image, line, number
 
 

@@ -19,16 +19,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from digits.data.numbers import composed
+from digits.synth import number_layout
 from digits.data import reader_views
 from digits.vision import mnist_style
+from digits.vision import number_lines
 
 log = logging.getLogger(__name__)
 
-# bump when the numbers drawn change (numbers_data, number_photos, hands, mnist_style.to_line); 2: a
-# photo whose thin writing covers under 1 % of it is read, not replaced by a clean view
+# bump when the numbers drawn change (composed, written, hands, number_layout,
+# mnist_style.to_line); 2: a photo whose thin writing covers under 1 % of it is read, not replaced
+# by a clean view
 POOL_VERSION = 2
 POOL_EPOCH = 1_000_000  # the epoch key of pool numbers: apart from any epoch's fresh numbers
-LABELS = np.dtype([("label", f"U{composed.MAX_DIGITS}"), ("width", np.int32)])
+LABELS = np.dtype([("label", f"U{number_layout.MAX_DIGITS}"), ("width", np.int32)])
 
 
 @dataclass
@@ -90,6 +93,7 @@ def batch(pool: Pool, seed: int, epoch: int, step: int, batch_size: int,
     rng = np.random.default_rng([seed, epoch, step, 5])
     fitting = np.flatnonzero((pool.lengths >= lengths[0]) & (pool.lengths <= lengths[1]))
     chosen = rng.choice(fitting, batch_size, replace=len(fitting) < batch_size)
-    lines = [composed.squeeze(pool.line(i), rng.uniform(*width_scale)) for i in chosen]
+    lines = [number_lines.scale_width(pool.line(i), rng.uniform(*width_scale))
+             for i in chosen]
     labels = [str(pool.labels["label"][i]) for i in chosen]
     return (*composed.ctc_batch(lines, labels, time_stride), labels)

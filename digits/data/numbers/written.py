@@ -1,13 +1,13 @@
-"""A composed number (numbers_data.compose) written down and read back, as the reader sees it.
+"""A composed number's line (composed.compose's Number.line) written down and read back, as the
+reader sees it.
 
 The line is drawn in pen ink (as reader_views.pen_ink draws one digit) and either seen clean or
-photographed (hands.on_paper, hands.camera, sometimes a photo corruption, as
-reader_views.photo_of), and read back with mnist_style.to_line exactly as the reader sees a photo.
+photographed (in a phone-sized frame, on paper, through the camera: hands' photo frame; sometimes
+a photo corruption, as reader_views.photo_of), and read back with mnist_style.to_line exactly as
+the reader sees a photo.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -16,9 +16,6 @@ from digits.synth import corruptions
 from digits.synth import hands
 from digits.data import reader_views
 from digits.vision import mnist_style
-
-if TYPE_CHECKING:  # numbers_data imports this module
-    from digits.data.numbers.composed import Number
 
 LINE_HEIGHT = 32  # rows of what the reader reads back (mnist_style.to_line)
 # A photographed line is written uphill or downhill this often, by up to LINE_TILT degrees (the
@@ -85,21 +82,16 @@ def photo_view(line: np.ndarray, rng: np.random.Generator,
                outline: float = reader_views.OUTLINE_PROBABILITY, cut: float = 0.0) -> np.ndarray:
     """The line written on paper and photographed (sometimes with a photo corruption); outlined
     with probability `outline`, run off the frame's top or bottom edge with probability `cut`."""
-    height, width = int(rng.integers(300, 480)), int(rng.integers(360, 640))
+    frame = hands.frame_size(rng)
     tilt = rng.uniform(-LINE_TILT, LINE_TILT) if rng.random() < TILT_PROBABILITY else 0.0
     line_width, line_height = tilted_size(*line.shape, tilt)
-    fit = min(0.9 * width / line_width, 0.85 * height / line_height)
-    factor = fit * rng.uniform(0.55, 1.0)  # as large in the frame as hands.place's digits
+    factor = hands.line_scale(line_height, line_width, frame, rng)
     coverage = tilted(pen_coverage(line, factor, rng, outline), tilt)
-    frame = np.zeros((height, width), np.float32)
-    top = int(rng.integers(0, height - coverage.shape[0] + 1))
-    left = int(rng.integers(0, width - coverage.shape[1] + 1))
+    top, left = hands.position(coverage.shape, frame, rng)
     if cut and rng.random() < cut:  # drawn only when asked: the fixed sets' photos stay the same
-        top = cut_placement(coverage, height, rng)
-    shown = coverage[max(0, -top):height - top]
-    frame[max(0, top):max(0, top) + len(shown), left:left + coverage.shape[1]] = shown
+        top = cut_placement(coverage, frame[0], rng)
     ink = hands.NEW_INKS[int(rng.integers(len(hands.NEW_INKS)))]
-    photo = hands.camera(hands.on_paper(frame, ink, rng), rng)
+    photo = hands.shoot(hands.in_frame(coverage, frame, top, left), ink, rng)
     if rng.random() < reader_views.PHOTO_CORRUPTION_PROBABILITY:
         name = reader_views.PHOTO_CORRUPTIONS[int(rng.integers(len(reader_views.PHOTO_CORRUPTIONS)))]
         grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
@@ -107,20 +99,21 @@ def photo_view(line: np.ndarray, rng: np.random.Generator,
     return photo
 
 
-def view(number: Number, rng: np.random.Generator, photo: bool, height: int = LINE_HEIGHT,
+def view(line: np.ndarray, rng: np.random.Generator, photo: bool, height: int = LINE_HEIGHT,
          outline: float = reader_views.OUTLINE_PROBABILITY,
          cut: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The number written down, and what the reader makes of it: (the image, a photo or the
-    clean view; uint8 (height, W) from mnist_style.to_line). A photo the reader finds no ink in (a
-    harsh corruption) is replaced by the clean view. A component reader reads the image.
-    `outline` and `cut`: see photo_view (training numbers may ask for more of either)."""
+    """A composed number's line (uint8, MNIST scale) written down, and what the reader makes of
+    it: (the image, a photo or the clean view; uint8 (height, W) from mnist_style.to_line). A
+    photo the reader finds no ink in (a harsh corruption) is replaced by the clean view. A
+    component reader reads the image. `outline` and `cut`: see photo_view (training numbers may
+    ask for more of either)."""
     if photo:
-        image = photo_view(number.line, rng, outline, cut)
+        image = photo_view(line, rng, outline, cut)
         try:
             return image, mnist_style.to_line(image, height)
         except mnist_style.NoDigitError:
             pass
-    image = clean_view(number.line, rng, outline)
+    image = clean_view(line, rng, outline)
     try:
         return image, mnist_style.to_line(image, height)
     except mnist_style.NoDigitError:  # thin ink on a tiny share of the page reads as blank paper
@@ -131,8 +124,8 @@ def view(number: Number, rng: np.random.Generator, photo: bool, height: int = LI
         return image, mnist_style.to_line(image, height)
 
 
-def render(number: Number, rng: np.random.Generator, photo: bool, height: int = LINE_HEIGHT,
+def render(line: np.ndarray, rng: np.random.Generator, photo: bool, height: int = LINE_HEIGHT,
            outline: float = reader_views.OUTLINE_PROBABILITY, cut: float = 0.0) -> np.ndarray:
-    """What the reader makes of the number written down: uint8 (height, W) from mnist_style.to_line
-    (see view)."""
-    return view(number, rng, photo, height, outline, cut)[1]
+    """What the reader makes of a composed number's line written down: uint8 (height, W) from
+    mnist_style.to_line (see view)."""
+    return view(line, rng, photo, height, outline, cut)[1]
