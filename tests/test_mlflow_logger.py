@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from helpers import compose_train, run_cli
+from helpers import SMOKE, compose_train, run_cli
 from digits import train
 from digits.runs import trial_command
 from digits.training import loggers
@@ -21,8 +21,8 @@ except ImportError:  # CI installs the mlflow extra with the test extra: there i
     pytest.skip('MLflow is missing: pip install "digits[mlflow]" (never skipped in CI)',
                 allow_module_level=True)
 
-TINY = ["data.train_size=300", "data.val_size=200", "data.test_size=200", "trainer.epochs=2",
-        "trainer.verbose=0", "trainer.early_stopping.enabled=false", "model.hidden_units=[32]"]
+TINY = [*SMOKE, "trainer.epochs=2", "trainer.early_stopping.enabled=false",
+        "model.hidden_units=[32]"]
 
 
 def read_back(client, run, run_dir, download_to):
