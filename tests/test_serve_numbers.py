@@ -52,7 +52,7 @@ def test_health_says_the_model_reads_numbers(client):
     assert models["number"]["reads"] == "numbers" and models["digit"] is None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def both(crnn_run):
     """A digit model and a sequence model served together."""
     app = serving_app.create_app(model_files.load(SMALL_CNN), SMALL_CNN,
