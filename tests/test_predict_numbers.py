@@ -156,7 +156,7 @@ def test_a_line_is_read_in_two_views_of_one_width(crnn):
     squeezed = number_lines.scale_width(line, min(number_reader.READ_WIDTHS))
     np.testing.assert_array_equal(views[0][:, :squeezed.shape[1]], squeezed)
     assert not views[0][:, squeezed.shape[1]:].any()  # black padding
-    readings = sequence.decode(sequence.predict(number_lines.pad_lines(views), verbose=0))
+    readings = sequence.decode(crnn.predict(number_lines.pad_lines(views), verbose=0))
     (reading,) = number_reader.read(crnn, [line])
     assert reading.number in [view.number for view in readings]
 
