@@ -143,8 +143,8 @@ def assert_png_drawn(path: Path, width: int, height: int | None = None,
     rows, columns = panels
     for row in range(rows):
         for column in range(columns):
-            cell = image[row * image.shape[0] // rows:(row + 1) * image.shape[0] // rows,
-                         column * image.shape[1] // columns:(column + 1) * image.shape[1] // columns]
+            tall, wide = image.shape[0] // rows, image.shape[1] // columns
+            cell = image[row * tall:(row + 1) * tall, column * wide:(column + 1) * wide]
             drawn = np.count_nonzero(cell < 200) / cell.size  # dark pixels: ink, text, colour
             assert drawn > 0.005, f"{path}: panel {row}, {column} is blank ({drawn:.2%} drawn)"
     return image

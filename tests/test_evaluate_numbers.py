@@ -25,7 +25,8 @@ TEST_COUNT = 24  # three numbers of each length
 def measured_run(crnn_run):
     """crnn_run with the config of a run that asked for a small test set."""
     (crnn_run / ".hydra").mkdir()
-    (crnn_run / ".hydra" / "config.yaml").write_text(f"seed: 0\ndata:\n  test_count: {TEST_COUNT}\n")
+    (crnn_run / ".hydra" / "config.yaml").write_text(
+        f"seed: 0\ndata:\n  test_count: {TEST_COUNT}\n")
     return crnn_run
 
 
