@@ -4,7 +4,7 @@ few repeated batches or fails saying so, a profiler trace in the run's TensorBoa
 import pytest
 
 from helpers import SMOKE, compose_train
-from digits import train
+from digits.training import train_digits
 from digits.training import debug_modes, loggers, train_numbers, trainer
 
 TINY_DATA = [key for key in SMOKE if not key.startswith("trainer.epochs=")]
@@ -18,7 +18,7 @@ NUMBERS = ["data=numbers", "model=crnn", "data.max_digits=4", "data.validation_c
 
 def test_overfit_fits_a_few_repeated_batches_of_a_cnn(tmp_path):
     cfg = compose_train([*TINY_DATA, *SMALL_CNN, "debug=overfit", "trainer.verbose=0"])
-    train.run_training(cfg, tmp_path)
+    train_digits.run_training(cfg, tmp_path)
     losses = trainer.read_history(tmp_path / trainer.HISTORY_FILE)["loss"]
     assert losses[-1] < cfg.debug.loss_threshold <= min(losses[:-1], default=1.0)
     assert len(losses) < cfg.trainer.epochs  # stopped once the loss was below the threshold
@@ -28,7 +28,7 @@ def test_overfit_fails_with_its_message_when_the_model_cannot_learn(tmp_path):
     cfg = compose_train([*TINY_DATA, *SMALL_CNN, "debug=overfit", "trainer.verbose=0",
                          "trainer.learning_rate=1e-9", "trainer.epochs=2"])
     with pytest.raises(debug_modes.OverfitFailed) as failed:
-        train.run_training(cfg, tmp_path)
+        train_digits.run_training(cfg, tmp_path)
     assert str(failed.value).startswith("debug=overfit failed: the training loss on 4 repeated "
                                         "batches is still ")
     assert "after 2 epochs of 40 steps" in str(failed.value)
@@ -55,12 +55,12 @@ def test_check_fitted_passes_below_the_threshold_and_names_the_numbers_above_it(
 def test_default_is_one_short_epoch_and_profile_writes_a_trace_and_the_csv_logger_its_rows(
         tmp_path):
     cfg = compose_train([*SMOKE, "debug=default", "debug.max_steps=3", "trainer.verbose=0"])
-    train.run_training(cfg, tmp_path / "short")
+    train_digits.run_training(cfg, tmp_path / "short")
     assert len(trainer.read_history(tmp_path / "short" / trainer.HISTORY_FILE)["loss"]) == 1
 
     run_dir = tmp_path / "profiled"
     cfg = compose_train([*SMOKE, "debug=profile", "logger=csv", "trainer.verbose=0"])
-    train.run_training(cfg, run_dir, loggers.RunLoggers(cfg, run_dir).callbacks())
+    train_digits.run_training(cfg, run_dir, loggers.RunLoggers(cfg, run_dir).callbacks())
     traces = list((run_dir / "tensorboard").rglob("*.xplane.pb"))
     assert traces and all("plugins/profile" in str(trace) for trace in traces)
     rows = (run_dir / "logs" / "metrics.csv").read_text().splitlines()

@@ -9,7 +9,7 @@ import shlex
 import pytest
 
 from helpers import SMOKE, compose_train, run_cli
-from digits import train
+from digits.training import train_digits
 from digits.runs import trial_command
 from digits.training import loggers
 
@@ -49,7 +49,7 @@ def test_a_run_is_read_back_with_mlflows_client(tmp_path):
     run_dir = tmp_path / "run"
     choices = {"data": "mnist", "model": "mlp", "experiment": None}
     with loggers.open_loggers(cfg, run_dir, choices) as run_loggers:
-        run_loggers.finish(train.run_training(cfg, run_dir, run_loggers.callbacks()))
+        run_loggers.finish(train_digits.run_training(cfg, run_dir, run_loggers.callbacks()))
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/out/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("digits-train")
     [run] = client.search_runs([experiment.experiment_id])
