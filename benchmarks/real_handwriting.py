@@ -15,7 +15,10 @@ Printed per model: exact accuracy, for numbers the character error rate and accu
 the unsure flag (share flagged, accuracy among the rest), and the misreadings by kind (numbers:
 digits lost, digits added, digits substituted; digits: the most frequent confusions).
 --sheet PATH writes a contact sheet of misreadings (the photo, what the model saw, truth and
-reading) for the first model. The data is read where it lies: never copy it into the project.
+reading) for the first model. --through-server also sends every image to digits-serve's HTTP API
+as its page does (the shipped readers, mode=number for numbers, source=photo) and counts the
+answers that differ from the command's. The data is read where it lies: never copy it into the
+project.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from fastapi.testclient import TestClient
 
 from digits.reading import digit_reader
 from digits.models import crnn, model_files
+from digits.serving.app import create_app
 from digits.runs import metadata
 from digits.reading import number_reader
 from digits.vision import image_files
@@ -136,6 +141,33 @@ def write_sheet(path: Path, images, truths, readings, right, numbers: bool) -> N
     print(f"contact sheet of {len(rows)} misreadings: {path}")
 
 
+def encoded(data: Path, images: list[np.ndarray], limit: int | None) -> list[bytes]:
+    """The images as a user would upload them: a folder's files as they are, an .npz's scans as
+    PNG."""
+    if data.suffix == ".npz":
+        return [cv2.imencode(".png", image)[1].tobytes() for image in images]
+    with (data / "labels.csv").open(newline="") as handle:
+        return [(data / row["path"]).read_bytes() for row in list(csv.DictReader(handle))[:limit]]
+
+
+def server_disagreements(files: list[bytes], readings, numbers: bool) -> int:
+    """How many images digits-serve (both shipped readers, as started without options) reads
+    otherwise than `readings` (the shipped reader's, read as digits-predict reads them)."""
+    digit_path = model_files.default_model_path("digit")
+    number_path = model_files.default_model_path("number")
+    app = create_app(model_files.load(digit_path), digit_path,
+                     number_model=model_files.load(number_path), number_model_path=number_path)
+    differ = 0
+    with TestClient(app) as client:
+        for data, reading in zip(files, readings):
+            answer = client.post("/api/predict", params={"mode": "number" if numbers else "digit",
+                                                         "source": "photo"},
+                                 files={"file": ("upload", data)}).json()
+            differ += answer.get("number" if numbers else "digit") != (
+                reading.number if numbers else reading.digit)
+    return differ
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True,
@@ -145,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--upscale", type=int, default=6, help="enlargement of .npz bitmaps")
     parser.add_argument("--limit", type=int, default=None, help="read only the first N")
     parser.add_argument("--sheet", type=Path, help="write a contact sheet of misreadings here")
+    parser.add_argument("--through-server", action="store_true",
+                        help="also read every image through digits-serve's API and compare")
     args = parser.parse_args(argv)
     images, truths, numbers = load(args.data, args.upscale, args.limit)
     kind = "number" if numbers else "digit"
@@ -160,6 +194,11 @@ def main(argv: list[str] | None = None) -> None:
         right = report(path, truths, readings, numbers, time.perf_counter() - start)
         if args.sheet and index == 0:
             write_sheet(args.sheet, images, truths, readings, right, numbers)
+        if args.through_server and index == 0 and not args.model:
+            differ = server_disagreements(encoded(args.data, images, args.limit), readings,
+                                          numbers)
+            print(f"through digits-serve's API: {len(images) - differ} of {len(images)} read the "
+                  f"same as the command")
 
 
 if __name__ == "__main__":
