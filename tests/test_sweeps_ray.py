@@ -88,4 +88,5 @@ def test_the_cluster_launcher_joins_a_cluster_without_an_object_store_size():
     assert "address: auto" in launcher and "object_store_memory: null" in launcher
     assert "num_cpus: 1" in launcher and "TF_NUM_INTRAOP_THREADS: '1'" in launcher
     sweep_dir = result.stdout.split("\n  sweep:\n    dir: ", 1)[1].split("\n", 1)[0]
-    assert sweep_dir.startswith("${hydra.runtime.cwd}/")  # jobs run in Ray's folder, not ours
+    # jobs run in Ray's folder, not ours: the sweep folder is paths.multirun under our folder
+    assert sweep_dir.startswith("${under:${hydra.runtime.cwd},${paths.multirun}}/")
