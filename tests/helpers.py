@@ -75,7 +75,8 @@ for index, path in enumerate(paths):
     model = keras.saving.load_model(path, safe_mode=True)
     shape = [1] + [64 if size is None else size for size in model.inputs[0].shape[1:]]
     inputs = np.load(inputs_file) if inputs_file else np.zeros(shape, "float32")
-    np.save(f"{folder}/{index}.npy", model.predict(inputs, verbose=0))
+    # as float32: a mixed-precision checkpoint predicts bfloat16, which np.save cannot describe
+    np.save(f"{folder}/{index}.npy", np.asarray(model.predict(inputs, verbose=0), "float32"))
     models.append({"name": model.name, "compiled": bool(getattr(model, "compiled", False)),
                    "optimizer": getattr(model, "optimizer", None) is not None})
 print(json.dumps({"digits_imported": any(name == "digits" or name.startswith("digits.")
