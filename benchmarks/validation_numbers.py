@@ -29,7 +29,7 @@ import numpy as np
 from digits.models import model_files
 from digits.calibration import number_calibration
 from digits.reading import number_reader
-from digits.data.numbers.composed import MAX_DIGITS
+from digits.synth.number_layout import MAX_DIGITS
 
 
 def exact(readings, labels) -> np.ndarray:

@@ -7,7 +7,7 @@ import tensorflow as tf
 from digits import export
 from digits.models import export as exports
 from digits.models import model_files
-from digits.data.numbers import composed
+from digits.vision import number_lines
 from digits.models import crnn
 from helpers import SMALL_CNN as MODEL, run_cli
 
@@ -147,7 +147,7 @@ def test_a_sequence_models_tflite_reads_one_line_of_the_documented_width(crnn_ru
     interpreter = tf.lite.Interpreter(model_content=content)
     assert list(interpreter.get_input_details()[0]["shape"]) == [1, 32,
                                                                  exports.TFLITE_LINE_WIDTH, 1]
-    lines = composed.pad_lines(exports.test_numbers(3), exports.TFLITE_LINE_WIDTH)
+    lines = number_lines.pad_lines(exports.test_numbers(3), exports.TFLITE_LINE_WIDTH)
     expected = model_files.load(crnn_run).predict(lines, verbose=0)
     got = exports.tflite_predict(content, lines)  # one line at a time
     np.testing.assert_allclose(got, expected, atol=1e-4)

@@ -22,6 +22,7 @@ from digits.models import model_files
 from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
+from digits.synth import number_layout
 from digits.evaluation import plots
 from digits.models import crnn
 from digits.runs import metadata
@@ -51,7 +52,7 @@ def by_group(predicted: list[str], true: list[str], keys: list) -> dict[str, dic
     groups: dict[str, list[int]] = {}
     for index, key in enumerate(keys):
         groups.setdefault(str(key), []).append(index)
-    order = sorted(groups, key=lambda k: (composed.SPACINGS + (composed.SINGLE,)).index(k)
+    order = sorted(groups, key=lambda k: (number_layout.SPACINGS + (number_layout.SINGLE,)).index(k)
                    if not k.isdigit() else int(k))
     return {key: scores([predicted[i] for i in groups[key]], [true[i] for i in groups[key]])
             for key in order}

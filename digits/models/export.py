@@ -22,13 +22,14 @@ from digits.data import datasets, pipeline
 from digits.data.numbers import composed, fixed_sets
 from digits.models import crnn, model_files
 from digits.utils import quiet
+from digits.vision import number_lines
 
 CHECK_IMAGES = 1000
 REPRESENTATIVE_IMAGES = 200
 CHECK_NUMBERS = 200  # synthetic test numbers a sequence model's export is checked on
 # TFLite cannot convert a recurrent layer over a line of any width: a sequence model's TFLite
 # export reads ONE line of (1, 32, TFLITE_LINE_WIDTH, 1), padded with black on the right
-# (composed.pad_lines(lines, TFLITE_LINE_WIDTH)); a wider line must be scaled down to fit.
+# (number_lines.pad_lines(lines, TFLITE_LINE_WIDTH)); a wider line must be scaled down to fit.
 TFLITE_LINE_WIDTH = 512
 
 
@@ -143,7 +144,7 @@ def export(model_path: Path, fmt: str, output: Path | None, int8: bool = False,
             raise UnsupportedExport("--int8 is not supported for a sequence model (the TFLite "
                                     "converter fails on its recurrent layer)")
         lines = test_numbers(check_images or CHECK_NUMBERS)
-        images = composed.pad_lines(lines, TFLITE_LINE_WIDTH if fmt == "tflite" else 0)
+        images = number_lines.pad_lines(lines, TFLITE_LINE_WIDTH if fmt == "tflite" else 0)
         representative, checked_on = None, f"{len(images)} synthetic test numbers"
         if fmt == "tflite":
             model = fixed_width(model)

@@ -27,8 +27,7 @@ from digits.data.numbers import written
 from digits.synth import hand_numbers
 from digits.synth import hands
 from digits.synth import number_layout
-# MAX_DIGITS, SINGLE and SPACINGS: the lengths and spacing classes of a Number
-from digits.synth.number_layout import MAX_DIGITS, SINGLE, SPACINGS, WIDE_GAP  # noqa: F401
+from digits.synth.number_layout import MAX_DIGITS, WIDE_GAP
 from digits.vision import mnist_style
 from digits.vision.number_lines import pad_lines, scale_width
 
@@ -49,7 +48,7 @@ class Number:
     line: np.ndarray  # uint8 (rows, cols): the composed ink at MNIST scale, light on black
     sources: np.ndarray  # the digits' indices into the split's x, left to right
     gaps: tuple[str, ...]  # the spacing class of each neighbouring pair
-    spacing: str  # the most severe of gaps, or SINGLE
+    spacing: str  # the most severe of gaps, or number_layout.SINGLE
     detached: tuple[bool, ...]  # per digit: a stroke stands apart from the rest
     masks: list[np.ndarray]  # per digit: its ink (bool, the line's shape)
 
