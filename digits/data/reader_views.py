@@ -120,8 +120,7 @@ def corrupted_view(image: np.ndarray, seed: int) -> np.ndarray:
 def scan_of(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """uint8 (28, 28) MNIST digit -> a low-resolution binarised scan of it, enlarged again (uint8
     grey, dark ink on white, with a white margin)."""
-    rows, columns = np.nonzero(image > 0)
-    digit = image[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype(np.float32) / 255
+    digit = mnist_style.crop_to_ink(image).astype(np.float32) / 255
     height, width = digit.shape
     side = int(rng.integers(*SCAN_SIDE))
     if rng.random() < SCAN_STRETCH_PROBABILITY:
@@ -167,24 +166,24 @@ def hand_views(per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, np.array([row[0] for row in rows], np.uint8)[kept]
 
 
-def scan_views(x: np.ndarray, y: np.ndarray, fraction: float,
-               seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A scan view of a seeded `fraction` of the images (those the reader finds no digit in are
-    left out)."""
-    rng = np.random.default_rng([seed, 3])
+def views_of_some(view, x: np.ndarray, y: np.ndarray, fraction: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """view(image, seed) of a seeded `fraction` of the images (those it gives None for are left
+    out), with their labels."""
     chosen = np.sort(rng.choice(len(x), int(round(fraction * len(x))), replace=False))
     seeds = rng.integers(0, 2**63, len(chosen))
-    images, kept = _collect(scan_view, list(x[chosen]), seeds.tolist())
+    images, kept = _collect(view, list(x[chosen]), seeds.tolist())
     return images, y[chosen][kept]
+
+
+def scan_views(x: np.ndarray, y: np.ndarray, fraction: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return views_of_some(scan_view, x, y, fraction, np.random.default_rng([seed, 3]))
 
 
 def corrupted_views(x: np.ndarray, y: np.ndarray, fraction: float,
                     seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng([seed, 2])
-    chosen = np.sort(rng.choice(len(x), int(round(fraction * len(x))), replace=False))
-    seeds = rng.integers(0, 2**63, len(chosen))
-    images, _ = _collect(corrupted_view, list(x[chosen]), seeds.tolist())
-    return images, y[chosen]
+    return views_of_some(corrupted_view, x, y, fraction, np.random.default_rng([seed, 2]))
 
 
 def cache_dir() -> Path:
