@@ -79,8 +79,7 @@ def prepare(image: np.ndarray, path: str, number: bool, line: bool = False,
     shapes = drawing if source == "drawing" else mnist_style
     try:
         if line:
-            return Reading(path), [drawing.to_line(image) if source == "drawing"
-                                   else number_reader.line_of(image)]
+            return Reading(path), [shapes.to_line(image)]
         if number:
             return Reading(path), shapes.number_to_mnist(image)
         box, count = shapes.to_mnist_counting(image)

@@ -9,6 +9,7 @@ model.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from digits.vision import mnist_style
@@ -16,18 +17,16 @@ from digits.vision.ink import MIN_CONTRAST, NoDigitError, to_grey
 
 
 def drawing_mask(image: np.ndarray) -> np.ndarray:
-    """A decoded drawing -> binary mask (255 = ink): the pixels nearer the pen's colour than the
-    background's. The background is the commoner of the two (a drawing covers less than half of
-    its pad); either may be the lighter."""
+    """A decoded drawing -> binary mask (255 = ink): Otsu's threshold between the pad and the pen.
+    The pad is the commoner of the two (a drawing covers less than half of it); either may be the
+    lighter."""
     grey = to_grey(image)
-    background = int(np.median(grey))
-    farthest = int(grey.min()) if background - int(grey.min()) >= int(grey.max()) - background \
-        else int(grey.max())
-    if abs(farthest - background) < MIN_CONTRAST:
+    pad = int(np.median(grey))
+    if max(pad - int(grey.min()), int(grey.max()) - pad) < MIN_CONTRAST:
         raise NoDigitError("nothing drawn: the drawing is blank")
-    middle = (background + farthest) / 2
-    ink = grey < middle if farthest < background else grey > middle
-    return np.where(ink, 255, 0).astype(np.uint8)
+    dark_pen = pad - int(grey.min()) >= int(grey.max()) - pad
+    polarity = cv2.THRESH_BINARY_INV if dark_pen else cv2.THRESH_BINARY
+    return cv2.threshold(grey, 0, 255, polarity | cv2.THRESH_OTSU)[1]
 
 
 def to_mnist(image: np.ndarray) -> np.ndarray:
