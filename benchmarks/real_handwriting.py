@@ -68,10 +68,6 @@ def load(data: Path, upscale: int, limit: int | None) -> tuple[list[np.ndarray],
     return [image_files.decode(data / row["path"]) for row in rows], [row["label"] for row in rows], True
 
 
-def edit_distance(a: str, b: str) -> int:
-    return crnn.edit_distance(a, b)
-
-
 def kind_of_error(truth: str, reading: str) -> str:
     if len(reading) < len(truth):
         return "digits lost"
@@ -94,7 +90,7 @@ def report(name: str, truths: list[str], readings, numbers: bool, seconds: float
     print(f"exact {right.mean():.4f} ({right.sum()} of {len(right)}); "
           f"{seconds / len(right) * 1000:.1f} ms an image")
     if numbers:
-        errors = sum(edit_distance(t, r) for t, r in zip(truths, read))
+        errors = sum(crnn.edit_distance(t, r) for t, r in zip(truths, read))
         print(f"character error rate {errors / sum(len(t) for t in truths):.4f}")
         lengths = np.array([len(t) for t in truths])
         print("by length: " + ", ".join(f"{n}: {right[lengths == n].mean():.3f} ({(lengths == n).sum()})"
@@ -121,13 +117,8 @@ def write_sheet(path: Path, images, truths, readings, right, numbers: bool) -> N
     rows = []
     for index in np.flatnonzero(~right)[:SHEET_ROWS]:
         reading = readings[index]
-        if numbers:
-            try:
-                seen = 255 - number_reader.line_of(images[index])
-            except Exception:  # the line finder found no ink: nothing was seen
-                seen = np.full((32, 32), 255, np.uint8)
-        else:
-            seen = 255 - (reading.image if reading.image is not None else np.zeros((28, 28), np.uint8))
+        # what the model saw (the line, or the 28x28); nothing where the reader found no ink
+        seen = 255 - (reading.image if reading.image is not None else np.zeros((28, 28), np.uint8))
         text = f"{truths[index]} -> {(reading.number if numbers else reading.digit) or '?'}"
         label = np.full((TILE_HEIGHT, 260), 255, np.uint8)
         cv2.putText(label, text, (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 0, 2)
