@@ -23,7 +23,7 @@ from digits.reading import number_reader
 from digits.data.numbers import fixed_sets
 from digits.data.numbers import composed
 from digits.synth import number_layout
-from digits.evaluation import plots
+from digits.evaluation import figure_log, plots
 from digits.models import crnn
 from digits.runs import metadata
 from digits.config.schemas import DataConfig
@@ -112,7 +112,7 @@ def run(model_path: Path, model: keras.Model | None = None) -> tuple[dict, Path]
     result = summarise(readings, labels, metadata, number_reader.unsure_below(model_path))
     out_dir = model_files.output_folder(model_path)
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard" / "evaluation"))
-    plots.save(error_gallery(lines, labels, readings), out_dir / "plots" / "errors.png", writer)
+    figure_log.save(error_gallery(lines, labels, readings), out_dir / "plots" / "errors.png", writer)
     writer.close()
     atomic.write_text(out_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
     return result, out_dir

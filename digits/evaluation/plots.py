@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only: runs are headless
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from digits.utils import atomic  # noqa: E402
 from digits.vision import mnist_style  # noqa: E402
@@ -57,18 +56,15 @@ def image_grid(images: np.ndarray, titles: list[str] | None = None, columns: int
     return figure
 
 
-def save(figure: plt.Figure, path: Path, writer: tf.summary.SummaryWriter | None = None,
-         step: int = 0) -> None:
-    """Write the figure as PNG to `path` and, if given, as an image to a TensorBoard writer."""
+def save(figure: plt.Figure, path: Path) -> bytes:
+    """Write the figure as PNG to `path`; returns the PNG (figure_log also sends it to
+    TensorBoard)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     with atomic.replacing(path) as temporary:  # a kill leaves the old figure or the new one
         temporary.write_bytes(buffer.getvalue())
-    if writer is not None:
-        image = tf.image.decode_png(buffer.getvalue(), channels=4)[tf.newaxis]
-        with writer.as_default():
-            tf.summary.image(path.stem, image, step=step)
+    return buffer.getvalue()
 
 
 def confusion_matrix(counts: np.ndarray) -> plt.Figure:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from digits.evaluation import plots
+from digits.evaluation import figure_log, plots
 from digits.evaluation.robustness_suite import EXAMPLES, NAMES, PATHS, Suite
 from digits.synth import corruptions
 from digits.utils import atomic
@@ -69,8 +69,8 @@ def write_outputs(result: dict, suite: Suite, out_dir: Path) -> None:
                 tf.summary.scalar(f"robustness_{path}/{name}", accuracy, step=0)
             for key in ("mean", "held_out_mean", "other_mean"):
                 tf.summary.scalar(f"robustness_{path}/{key}", result[path][key], step=0)
-    plots.save(bar_chart(result), out_dir / "accuracy.png", writer)
+    figure_log.save(bar_chart(result), out_dir / "accuracy.png", writer)
     for stem, figure in example_grids(suite).items():
-        plots.save(figure, out_dir / f"{stem}.png", writer)
+        figure_log.save(figure, out_dir / f"{stem}.png", writer)
     writer.close()
     atomic.write_text(out_dir / "robustness.json", json.dumps(result, indent=2) + "\n")

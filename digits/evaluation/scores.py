@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from digits.config.schemas import DataConfig
 from digits.data import datasets, pipeline
-from digits.evaluation import plots
+from digits.evaluation import figure_log, plots
 from digits.evaluation.confidence import reliability_bins
 from digits.models import inference, model_files
 from digits.runs import metadata
@@ -70,16 +70,16 @@ def write_figures(result: dict, images: np.ndarray, labels: np.ndarray, run_dir:
     in its tensorboard/evaluation."""
     arrays = result["_arrays"]
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "evaluation"))
-    plots.save(plots.confusion_matrix(np.array(result["confusion_matrix"])),
+    figure_log.save(plots.confusion_matrix(np.array(result["confusion_matrix"])),
                run_dir / "plots" / "confusion_matrix.png", writer)
     mistakes = np.flatnonzero(arrays["predicted"] != labels)
     worst = mistakes[np.argsort(-arrays["confidence"][mistakes])][:GALLERY_SIZE]
     titles = [f"true {labels[i]} → {arrays['predicted'][i]}\n{arrays['confidence'][i]:.0%}"
               for i in worst]
-    plots.save(plots.image_grid(images[worst] / 255.0, titles,
+    figure_log.save(plots.image_grid(images[worst] / 255.0, titles,
                                 title="most confident mistakes (true → predicted, confidence)"),
                run_dir / "plots" / "errors.png", writer)
-    plots.save(plots.reliability_diagram(arrays["bin_accuracy"], arrays["bin_confidence"],
+    figure_log.save(plots.reliability_diagram(arrays["bin_accuracy"], arrays["bin_confidence"],
                                          arrays["bin_count"], result["expected_calibration_error"]),
                run_dir / "plots" / "reliability.png", writer)
     writer.close()

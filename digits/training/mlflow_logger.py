@@ -26,7 +26,7 @@ from digits.runs import hparams
 
 try:  # the optional extra: only logger=mlflow needs it
     from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.exceptions import MlflowException
 except ImportError:
     MlflowClient = None

@@ -21,7 +21,7 @@ from digits.data import augment
 from digits.data import datasets
 from digits.data import pipeline
 from digits.data import training_batches
-from digits.evaluation import plots
+from digits.evaluation import figure_log, plots
 from digits.models import classifiers
 from digits.models import model_files
 from digits.runs import backup
@@ -41,11 +41,11 @@ def save_figures(run_dir: Path, history: dict, augmentation: keras.Sequential,
                  splits: datasets.Splits, test: dict) -> None:
     """plots/*.png, also as images in TensorBoard: curves, augmentation and test-set figures."""
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "figures"))
-    plots.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
+    figure_log.save(plots.curves(history), run_dir / "plots" / "curves.png", writer)
     samples = pipeline.normalise(splits.x_train[:AUGMENTATION_SAMPLES])
     if augmentation.layers:
         samples = augmentation(samples, training=True)
-    plots.save(plots.image_grid(np.asarray(samples), title="augmented training images"),
+    figure_log.save(plots.image_grid(np.asarray(samples), title="augmented training images"),
                run_dir / "plots" / "augmentation.png", writer)
     writer.close()
     scores.write_figures(test, splits.x_test, splits.y_test, run_dir)
